@@ -1,0 +1,164 @@
+"""An asyncio WeChat mini-program API client on aiohttp (wechatpy's client is synchronous).
+
+One owner refreshes the access token: the token is cached in Redis and fetched under a Redis
+lock, so N server and bot processes make one fetch, not N. A token error (40001/42001) is retried
+once with a fresh token, never more.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from redis.asyncio import Redis
+
+log = logging.getLogger("dangqun.wechat")
+
+TOKEN_ERRORS = frozenset({40001, 42001})  # invalid / expired access_token: refresh once
+ERR_INVALID_CODE = 40029  # jscode2session: unknown, used or expired wx.login code
+ERR_CODE_RATE_LIMITED = 45011  # jscode2session called too often for one user
+TOKEN_EXPIRY_MARGIN_SECONDS = 300  # refresh 5 min early: the platform overlaps old and new 5 min
+TOKEN_LOCK_SECONDS = 15  # longest a token fetch may hold the lock
+FETCH_COUNTER_TTL_SECONDS = 2 * 24 * 3600
+
+
+class WeChatError(Exception):
+    """The platform answered with a non-zero errcode."""
+
+    def __init__(self, errcode: int, errmsg: str) -> None:
+        super().__init__(f"{errcode}: {errmsg}")
+        self.errcode = errcode
+        self.errmsg = errmsg
+
+
+class WeChatUnavailable(Exception):
+    """The platform could not be reached or answered with something that is not its JSON."""
+
+
+@dataclass(frozen=True)
+class CodeSession:
+    openid: str
+    session_key: str
+    unionid: str | None = None
+
+
+class WeChatClient:
+    """Calls the mini-program server API at ``api_base`` (the real one, or the mock)."""
+
+    def __init__(
+        self,
+        *,
+        http: aiohttp.ClientSession,
+        redis: Redis,
+        api_base: str,
+        app_id: str,
+        app_secret: str,
+        timeout_seconds: float = 5.0,
+    ) -> None:
+        self._http = http
+        self._redis = redis
+        self._base = api_base.rstrip("/")
+        self._app_id = app_id
+        self._secret = app_secret
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._token_key = f"wechat:access_token:{app_id}"
+        self._lock_key = f"wechat:access_token_lock:{app_id}"
+
+    async def _request(
+        self, method: str, path: str, *, params: dict[str, str], json: Any = None
+    ) -> dict[str, Any]:
+        try:
+            async with self._http.request(
+                method, f"{self._base}{path}", params=params, json=json, timeout=self._timeout
+            ) as response:
+                if response.status >= 400:
+                    raise WeChatUnavailable(f"HTTP {response.status} from {path}")
+                data = await response.json(content_type=None)
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            raise WeChatUnavailable(f"{path}: {exc!r}") from exc
+        if not isinstance(data, dict):
+            raise WeChatUnavailable(f"{path}: answer is not a JSON object")
+        errcode = int(data.get("errcode") or 0)
+        if errcode:
+            raise WeChatError(errcode, str(data.get("errmsg", "")))
+        return data
+
+    async def code_to_session(self, code: str) -> CodeSession:
+        """``jscode2session``: exchange a one-time ``wx.login`` code for the user's openid."""
+        data = await self._request(
+            "GET",
+            "/sns/jscode2session",
+            params={
+                "appid": self._app_id,
+                "secret": self._secret,
+                "js_code": code,
+                "grant_type": "authorization_code",
+            },
+        )
+        openid = data.get("openid")
+        if not isinstance(openid, str) or not openid:
+            raise WeChatUnavailable("jscode2session answered without an openid")
+        return CodeSession(
+            openid=openid,
+            session_key=str(data.get("session_key", "")),
+            unionid=data.get("unionid"),
+        )
+
+    async def access_token(self, *, stale: str | None = None) -> str:
+        """The current access token; with ``stale``, replace that token (it was refused)."""
+        cached = await self._redis.get(self._token_key)
+        if cached and cached != stale:
+            return str(cached)
+        async with self._redis.lock(
+            self._lock_key, timeout=TOKEN_LOCK_SECONDS, blocking_timeout=TOKEN_LOCK_SECONDS
+        ):
+            cached = await self._redis.get(self._token_key)
+            if cached and cached != stale:
+                return str(cached)  # another process refreshed it while we waited
+            token, expires_in = await self._fetch_token(force_refresh=False)
+            if token == stale:
+                token, expires_in = await self._fetch_token(force_refresh=True)
+            ttl = max(60, expires_in - TOKEN_EXPIRY_MARGIN_SECONDS)
+            await self._redis.set(self._token_key, token, ex=ttl)
+            return token
+
+    async def _fetch_token(self, *, force_refresh: bool) -> tuple[str, int]:
+        data = await self._request(
+            "POST",
+            "/cgi-bin/stable_token",
+            params={},
+            json={
+                "grant_type": "client_credential",
+                "appid": self._app_id,
+                "secret": self._secret,
+                "force_refresh": force_refresh,
+            },
+        )
+        day = dt.date.today().isoformat()
+        counter = f"wechat:token_fetches:{self._app_id}:{day}"
+        fetches = await self._redis.incr(counter)
+        await self._redis.expire(counter, FETCH_COUNTER_TTL_SECONDS)
+        log.info(
+            "fetched access token (force_refresh=%s); fetches today: %d", force_refresh, fetches
+        )
+        return str(data["access_token"]), int(data.get("expires_in", 7200))
+
+    async def call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST to a token-protected API; one retry with a new token on 40001/42001."""
+        token = await self.access_token()
+        try:
+            return await self._request("POST", path, params={"access_token": token}, json=payload)
+        except WeChatError as exc:
+            if exc.errcode not in TOKEN_ERRORS:
+                raise
+            log.warning("access token refused (%s); refreshing once", exc.errcode)
+        token = await self.access_token(stale=token)
+        return await self._request("POST", path, params={"access_token": token}, json=payload)
+
+    async def token_fetches_today(self) -> int:
+        day = dt.date.today().isoformat()
+        value = await self._redis.get(f"wechat:token_fetches:{self._app_id}:{day}")
+        return int(value or 0)
