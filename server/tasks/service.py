@@ -394,7 +394,7 @@ async def _create_task(
     now: dt.datetime,
     note: str,
     connection: BaseDBAsyncClient,
-) -> Task:
+) -> tuple[Task, TaskEvent]:
     task = await Task.create(
         need_id=need.id,
         volunteer_id=volunteer_id,
@@ -405,7 +405,7 @@ async def _create_task(
         accepted_at=now,
         using_db=connection,
     )
-    await TaskEvent.create(
+    event = await TaskEvent.create(
         task_id=task.id,
         actor_id=actor_id,
         action=action,
@@ -413,12 +413,12 @@ async def _create_task(
         note=note,
         using_db=connection,
     )
-    return task
+    return task, event
 
 
 async def accept_invitation(
     *, principal: Principal, invitation_id: int, settings: Settings
-) -> Task:
+) -> TaskView:
     """接单: the first volunteer to accept gets the task; the others' invitations are withdrawn.
 
     Of two volunteers accepting at the same instant exactly one wins: the need's row lock orders
@@ -475,7 +475,7 @@ async def accept_invitation(
             .update(status=InvitationStatus.ACCEPTED, responded_at=now)
         )
         await _withdraw_pending(need, now=now, reason="已有志愿者接单", connection=connection)
-        return await _create_task(
+        task, event = await _create_task(
             need,
             volunteer_id=principal.person_id,
             actor_id=principal.person_id,
@@ -486,6 +486,12 @@ async def accept_invitation(
             note=f"第 {invitation.wave} 轮邀请",
             connection=connection,
         )
+        reporter = await Person.get_or_none(id=need.reporter_id, using_db=connection)
+    # the answer is built from what the transaction wrote: no second round of reads
+    view = volunteer_view(
+        need, reporter, contact_visible=can_see_contact(principal.person_id, need)
+    )
+    return TaskView(task, view, [event])
 
 
 async def decline_invitation(
@@ -661,7 +667,7 @@ async def assign_by_hand(
                 .update(status=InvitationStatus.ACCEPTED, responded_at=now)
             )
         await _withdraw_pending(need, now=now, reason="书记已派单", connection=connection)
-        task = await _create_task(
+        task, _ = await _create_task(
             need,
             volunteer_id=volunteer_id,
             actor_id=principal.person_id,

@@ -121,12 +121,13 @@ async def my_invitations(
 async def accept_invitation(
     request: web.Request, *, principal: Principal, params: schemas.InvitationPath
 ) -> schemas.TaskDetailOut:
-    task = await service.accept_invitation(
-        principal=principal,
-        invitation_id=params.invitation_id,
-        settings=request.config_dict[SETTINGS],
+    return task_detail_out(
+        await service.accept_invitation(
+            principal=principal,
+            invitation_id=params.invitation_id,
+            settings=request.config_dict[SETTINGS],
+        )
     )
-    return task_detail_out(await service.task_detail(principal=principal, task_id=task.id))
 
 
 @routes.post(

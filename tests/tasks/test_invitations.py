@@ -283,10 +283,10 @@ async def test_two_accepts_on_two_connections_both_waiting_on_the_row(
         results = await asyncio.gather(*racers, return_exceptions=True)
     finally:
         await blocker.close()
-    won = [r for r in results if isinstance(r, Task)]
+    won = [r for r in results if isinstance(r, service.TaskView)]
     lost = [r for r in results if isinstance(r, service.TaskTaken)]
     assert len(won) == 1 and len(lost) == 1, results
-    assert won[0].volunteer_id == await _exactly_one_won(need_id)
+    assert won[0].task.volunteer_id == await _exactly_one_won(need_id)
 
 
 async def test_the_secretary_assigns_by_hand(client: TestClient, world: World) -> None:
