@@ -158,6 +158,8 @@ async def test_first_accept_wins_and_the_others_are_withdrawn(
     )
     need = await Need.get(id=need_id)
     assert (need.status, need.assignee_id) == (NeedStatus.ASSIGNED, world.ids["v1"])
+    seen = await client.get(f"/api/v1/needs/{need_id}", headers=world.h("resident"))
+    assert (await seen.json())["need"]["assignee_id"] == world.ids["v1"]
     assert await _invitees(need_id, InvitationStatus.WITHDRAWN) == [
         world.ids["v2"],
         world.ids["v3"],
@@ -387,3 +389,16 @@ async def test_invitations_of_a_cancelled_need_are_withdrawn(
     assert result.withdrawn == 5
     assert await _invitees(need_id, InvitationStatus.PENDING) == []
     assert await pending_invitations(client, world, "v1") == []
+
+
+async def test_the_bot_job_runs_the_wave_minute(client: TestClient, world: World) -> None:
+    from bot.jobs import JobContext, all_jobs, run_task_waves
+    from server.core.appkeys import REDIS
+
+    assert "task_waves" in {job.name for job in all_jobs("Asia/Shanghai")}
+    need_id = await accepted_need(client, world)
+    await Need.filter(id=need_id).update(status_changed_at=utcnow() - dt.timedelta(hours=1))
+    context = JobContext(redis=client.app[REDIS], worker_id="test", settings=client.app[SETTINGS])
+    await run_task_waves(context)
+    assert (await Need.get(id=need_id)).status is NeedStatus.MATCHING
+    assert await OutboxMessage.filter(kind="task_invitation").count() == 5
