@@ -549,14 +549,20 @@ async def expire_waves(*, now: dt.datetime, settings: Settings) -> WaveScan:
     for need_id in due[:SCAN_BATCH]:
         async with in_transaction() as connection:
             need = await _lock_need(int(need_id), connection)
-            result.expired += (
+            expired = (
                 await TaskInvitation.filter(
                     need_id=need.id, status=InvitationStatus.PENDING, expires_at__lte=now
                 )
                 .using_db(connection)
                 .update(status=InvitationStatus.EXPIRED, responded_at=now)
             )
-            if need.status is NeedStatus.MATCHING and not await _pending_left(need.id, connection):
+            result.expired += expired
+            # only the process that expired the wave moves on (another bot may have done it)
+            if (
+                expired
+                and need.status is NeedStatus.MATCHING
+                and not await _pending_left(need.id, connection)
+            ):
                 rules = await rules_for(community_id=need.community_id, settings=settings)
                 if await _send_wave(need, rules=rules, now=now, connection=connection):
                     result.waves += 1
