@@ -82,8 +82,10 @@ async def auto_confirm_needs(ctx: JobContext) -> None:
 
 
 async def run_task_waves(ctx: JobContext) -> None:
-    """Start matching for accepted needs left unassigned; expire unanswered invitation waves and
-    invite the next wave, or tell the secretary nobody is left (志愿红)."""
+    """Invitation waves (志愿红): auto-start matching, expire waves, invite the next or escalate.
+
+    Accepted needs left unassigned start matching; unanswered waves expire and the next wave goes
+    out, or the secretary is told nobody is left."""
     result = await tasks.run_wave_minute(now=utcnow(), settings=ctx.settings)
     if result.started or result.expired or result.waves or result.escalated or result.withdrawn:
         log.info("task waves: %s", result)
