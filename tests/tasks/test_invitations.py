@@ -408,3 +408,49 @@ async def test_the_bot_job_runs_the_wave_minute(client: TestClient, world: World
     await run_task_waves(context)
     assert (await Need.get(id=need_id)).status is NeedStatus.MATCHING
     assert await OutboxMessage.filter(kind="task_invitation").count() == 5
+
+
+async def test_the_database_refuses_a_second_open_task_for_a_need(
+    client: TestClient, world: World
+) -> None:
+    from tortoise.exceptions import IntegrityError
+
+    need_id = await accepted_need(client, world)
+    await start_matching(client, world, need_id)
+    detail = await accept(client, world, "v1", need_id)
+    task = await Task.get(id=detail["task"]["id"])
+    with pytest.raises(IntegrityError):
+        await Task.create(
+            need_id=need_id,
+            volunteer_id=world.ids["v2"],
+            open_need_id=need_id,
+            accepted_at=utcnow(),
+        )
+    assert task.open_need_id == need_id
+
+
+async def test_task_policy_is_the_secretarys_and_null_means_the_setting(
+    client: TestClient, world: World
+) -> None:
+    url = f"/api/v1/communities/{world.town.community.id}/task-policy"
+    settings = client.app[SETTINGS]
+    defaults = await (await client.get(url, headers=world.h("secretary"))).json()
+    assert defaults == {
+        "wave_size": settings.task_wave_size,
+        "wave_timeout_minutes": settings.task_wave_timeout_minutes,
+        "max_waves": settings.task_max_waves,
+        "checkin_max_distance_m": settings.task_checkin_max_distance_m,
+        "hours_cap": settings.task_hours_cap,
+    }
+    assert (await client.get(url, headers=world.h("v1"))).status == 403
+    refused = await client.put(url, json={"wave_size": 3}, headers=world.h("member"))
+    assert refused.status == 403
+    changed = await set_policy(client, world, wave_size=3, hours_cap=4)
+    assert (changed["wave_size"], changed["hours_cap"], changed["max_waves"]) == (
+        3,
+        4.0,
+        settings.task_max_waves,
+    )
+    assert await set_policy(client, world) == defaults
+    bad = await client.put(url, json={"wave_size": 0}, headers=world.h("secretary"))
+    assert bad.status == 422
