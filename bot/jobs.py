@@ -17,12 +17,14 @@ from redis.asyncio import Redis
 from server.core.clock import utcnow
 from server.core.config import Settings
 from server.needs import service as needs
+from server.tasks import service as tasks
 
 log = logging.getLogger("dangqun.bot.jobs")
 
 HEARTBEAT_SECONDS = 30
 SLA_SCAN_MINUTES = 5  # 实时监测: an emergency's 30-minute triage limit is seen within 5 minutes
 AUTO_CONFIRM_MINUTES = 60
+TASK_WAVES_MINUTES = 1  # an invitation wave times out in minutes: look every minute
 HEARTBEAT_KEY_PREFIX = "bot:heartbeat:"
 
 
@@ -79,6 +81,16 @@ async def auto_confirm_needs(ctx: JobContext) -> None:
         log.info("auto-confirmed %d need(s) unrated for %d days", count, days)
 
 
+async def run_task_waves(ctx: JobContext) -> None:
+    """Invitation waves (志愿红): auto-start matching, expire waves, invite the next or escalate.
+
+    Accepted needs left unassigned start matching; unanswered waves expire and the next wave goes
+    out, or the secretary is told nobody is left."""
+    result = await tasks.run_wave_minute(now=utcnow(), settings=ctx.settings)
+    if result.started or result.expired or result.waves or result.escalated or result.withdrawn:
+        log.info("task waves: %s", result)
+
+
 def all_jobs(timezone: str) -> list[Job]:
     """Every job the bot runs, with its schedule."""
     return [
@@ -96,5 +108,10 @@ def all_jobs(timezone: str) -> list[Job]:
             name="need_auto_confirm",
             run=auto_confirm_needs,
             trigger=IntervalTrigger(minutes=AUTO_CONFIRM_MINUTES, timezone=timezone),
+        ),
+        Job(
+            name="task_waves",
+            run=run_task_waves,
+            trigger=IntervalTrigger(minutes=TASK_WAVES_MINUTES, timezone=timezone),
         ),
     ]

@@ -32,6 +32,10 @@ REDIS_URL = os.environ.get("DANGQUN_TEST_REDIS_URL", "")
 ON_POSTGRES = DATABASE_URL.startswith(("postgres://", "postgresql://"))
 
 TABLES = (
+    "task_event",
+    "task",
+    "task_invitation",
+    "task_policy",
     "open311_submission",
     "open311_key",
     "submission_key",

@@ -50,6 +50,20 @@ class Settings(BaseSettings):
     need_submissions_per_hour: int = Field(default=10, ge=1)
     need_auto_confirm_days: int = Field(default=7, ge=1, le=60)  # unrated done needs confirm
 
+    # 志愿红 tasks: invitations go out in waves to the top K candidates (per community overridable)
+    task_wave_size: int = Field(default=5, ge=1, le=50, description="每一轮邀请的志愿者人数 K")
+    task_wave_timeout_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="一轮邀请无人接单多久后发下一轮（分钟）"
+    )
+    task_max_waves: int = Field(default=3, ge=1, le=20, description="最多几轮，之后上报书记")
+    task_auto_match_after_minutes: int = Field(
+        default=15, ge=0, description="受理后多久无人派单即自动开始匹配（分钟，0 = 不自动）"
+    )
+    task_checkin_max_distance_m: int = Field(
+        default=500, ge=0, description="签到/签退须在需求地点多少米内（0 = 不检查）"
+    )
+    task_hours_cap: float = Field(default=8.0, gt=0, le=24, description="一次服务最多记几小时")
+
     wechat_app_id: str = DEV_WECHAT_APP_ID
     wechat_app_secret: str = DEV_WECHAT_APP_SECRET
     wechat_api_base: str = ""  # default in dev: the in-process mock at {public_url}/mock

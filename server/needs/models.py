@@ -127,6 +127,10 @@ class Need(Model):
     rating = fields.SmallIntField(null=True)
     rating_comment = fields.CharField(max_length=500, default="")
     escalation_level = fields.SmallIntField(default=0)
+    # the volunteer doing it (志愿红), set through change_status when the need is assigned
+    assignee: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "models.Person", related_name="needs_assigned", null=True, on_delete=fields.SET_NULL
+    )
     done_at = fields.DatetimeField(null=True)
     confirmed_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
@@ -138,6 +142,7 @@ class Need(Model):
     reporter_id: int
     entered_by_id: int | None
     merged_into_id: int | None
+    assignee_id: int | None
 
     class Meta:
         table = "need"

@@ -89,6 +89,7 @@ class NeedOut(Output):
     allow_call: bool
     due_at: dt.datetime | None
     merged_into_id: int | None
+    assignee_id: int | None = Field(default=None, description="接单的志愿者")
     reject_reason: str
     rating: int | None
     rating_comment: str

@@ -83,6 +83,8 @@ def actors_of(principal: Principal | None, need: Need, place: Place) -> frozense
         actors.add(Actor.STAFF)
     if allows(principal, Permission.ASSIGN_TASKS, place):
         actors.add(Actor.LEADER)
+    if need.assignee_id is not None and principal.person_id == need.assignee_id:
+        actors.add(Actor.ASSIGNEE)
     return frozenset(actors)
 
 

@@ -41,6 +41,11 @@ async def demo_db(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Set
     settings = await _fresh_database(tmp_path_factory.mktemp("seed") / "demo.sqlite3")
     yield settings
     await Tortoise.close_connections()
+    # Tortoise caches insert SQL per connection name, not per dialect: drop this module's SQLite
+    # statements so later tests on PostgreSQL do not send "?" placeholders
+    from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+    EXECUTOR_CACHE.clear()
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")

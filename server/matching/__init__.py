@@ -1,0 +1,1 @@
+"""Ranking volunteers for a need (placeholder of the matching engine's contract)."""
