@@ -11,12 +11,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from redis.asyncio import Redis
 
 from server.core.clock import utcnow
 from server.core.config import Settings
 from server.needs import service as needs
+from server.points import boards as points_boards
+from server.points import service as points
 
 log = logging.getLogger("dangqun.bot.jobs")
 
@@ -24,6 +27,8 @@ HEARTBEAT_SECONDS = 30
 SLA_SCAN_MINUTES = 5  # 实时监测: an emergency's 30-minute triage limit is seen within 5 minutes
 AUTO_CONFIRM_MINUTES = 60
 HEARTBEAT_KEY_PREFIX = "bot:heartbeat:"
+BOARD_SYNC_MINUTES = 1  # approvals whose after-commit board update failed join within a minute
+HONOUR_BOARD_HOUR = 9  # 光荣榜 goes out at 09:00 on the 1st, when people read it
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,20 @@ async def auto_confirm_needs(ctx: JobContext) -> None:
         log.info("auto-confirmed %d need(s) unrated for %d days", count, days)
 
 
+async def sync_points_boards(ctx: JobContext) -> None:
+    """Put approved hours on the points boards when their after-commit update did not happen."""
+    count = await points_boards.sync_unapplied(ctx.redis)
+    if count:
+        log.info("added %d points award(s) to the boards", count)
+
+
+async def publish_honour_boards(ctx: JobContext) -> None:
+    """On the 1st, publish last month's honour board (光荣榜) of every community."""
+    count = await points.publish_due_honour_boards(now=utcnow())
+    if count:
+        log.info("published %d honour board(s)", count)
+
+
 def all_jobs(timezone: str) -> list[Job]:
     """Every job the bot runs, with its schedule."""
     return [
@@ -96,5 +115,15 @@ def all_jobs(timezone: str) -> list[Job]:
             name="need_auto_confirm",
             run=auto_confirm_needs,
             trigger=IntervalTrigger(minutes=AUTO_CONFIRM_MINUTES, timezone=timezone),
+        ),
+        Job(
+            name="points_board_sync",
+            run=sync_points_boards,
+            trigger=IntervalTrigger(minutes=BOARD_SYNC_MINUTES, timezone=timezone),
+        ),
+        Job(
+            name="honour_board_publish",
+            run=publish_honour_boards,
+            trigger=CronTrigger(day=1, hour=HONOUR_BOARD_HOUR, timezone=timezone),
         ),
     ]

@@ -18,9 +18,17 @@ from server.core.routes import AUTHENTICATOR, RouteRegistry
 from server.needs import views as needs_views
 from server.open311 import views as open311_views
 from server.org import views as org_views
+from server.passbook import views as passbook_views
+from server.points import views as points_views
 from server.wechat.client import WeChatClient
 
-DOMAIN_ROUTES = (accounts_views.routes, org_views.routes, needs_views.routes)
+DOMAIN_ROUTES = (
+    accounts_views.routes,
+    org_views.routes,
+    needs_views.routes,
+    passbook_views.routes,
+    points_views.routes,
+)
 
 
 async def _orm(app: web.Application) -> AsyncIterator[None]:

@@ -32,6 +32,14 @@ REDIS_URL = os.environ.get("DANGQUN_TEST_REDIS_URL", "")
 ON_POSTGRES = DATABASE_URL.startswith(("postgres://", "postgresql://"))
 
 TABLES = (
+    "points_award",
+    "honour_board",
+    "points_rule",
+    "ledger_entry",
+    "ledger_transfer",
+    "hours_claim",
+    "ledger_account",
+    "passbook_policy",
     "open311_submission",
     "open311_key",
     "submission_key",

@@ -17,6 +17,8 @@ MODEL_MODULES = [
     "server.needs.models",
     "server.notify.models",
     "server.open311.models",
+    "server.passbook.models",
+    "server.points.models",
 ]
 MIGRATIONS_MODULE = "server.migrations"
 APP_LABEL = "models"
