@@ -87,7 +87,7 @@ class Migration(migrations.Migration):
                 ('awarded_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
                 ('board_synced', fields.BooleanField(default=False)),
             ],
-            options={'table': 'points_award', 'app': 'models', 'indexes': [Index(fields=['community', 'board_synced'])], 'pk_attr': 'id', 'table_description': 'Points for one approved hours claim, with the grid the volunteer counted for then.'},
+            options={'table': 'points_award', 'app': 'models', 'indexes': [Index(fields=['community_id', 'board_synced'])], 'pk_attr': 'id', 'table_description': 'Points for one approved hours claim, with the grid the volunteer counted for then.'},
             bases=['Model'],
         ),
         ops.CreateModel(

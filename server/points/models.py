@@ -58,7 +58,7 @@ class PointsAward(Model):
 
     class Meta:
         table = "points_award"
-        indexes = (("community", "board_synced"),)
+        indexes = (("community_id", "board_synced"),)
 
 
 class HonourBoard(Model):
