@@ -49,7 +49,9 @@ async def build_scene() -> Scene:
     return Scene(town, secretary, alice, bob, carol, resident, outsider)
 
 
-async def set_policy(scene: Scene, *, auto: bool | None = None, negative: bool | None = None) -> None:
+async def set_policy(
+    scene: Scene, *, auto: bool | None = None, negative: bool | None = None
+) -> None:
     await update_policy(
         principal=await scene.principal(scene.secretary),
         community_id=scene.community_id,
