@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import Field
 
@@ -91,7 +92,8 @@ class PassbookOut(Output):
 
 
 class ClaimListQuery(Input):
-    status: ClaimStatus = ClaimStatus.PENDING
+    # a Literal, not the enum: query parameters are documented inline (no $ref)
+    status: Literal["pending", "approved", "rejected"] = "pending"
     cursor: int | None = Field(default=None, ge=0)
     limit: int = Field(default=50, ge=1, le=200)
 

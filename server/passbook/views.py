@@ -14,6 +14,7 @@ from server.passbook.models import (
     CLAIM_STATUS_LABELS,
     SOURCE_LABELS,
     TRANSFER_LABELS,
+    ClaimStatus,
     HoursClaim,
 )
 
@@ -125,7 +126,7 @@ async def list_hours(
     page = await service.list_claims(
         principal=principal,
         community_id=params.community_id,
-        status=query.status,
+        status=ClaimStatus(query.status),
         cursor=query.cursor,
         limit=query.limit,
     )

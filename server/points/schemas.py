@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import Field
 
@@ -16,7 +17,8 @@ class CommunityPath(Input):
 
 
 class BoardQuery(Input):
-    period: Period = Period.WEEK
+    # a Literal, not the enum: query parameters are documented inline (no $ref)
+    period: Literal["week", "month", "year"] = "week"
     grid_id: int | None = Field(default=None, ge=1, description="不填为全社区榜")
     limit: int = Field(default=50, ge=1, le=200)
 

@@ -12,7 +12,7 @@ from server.core.appkeys import REDIS
 from server.core.routes import ApiRoutes
 from server.points import schemas, service
 from server.points.levels import LEVELS
-from server.points.periods import PERIOD_LABELS
+from server.points.periods import PERIOD_LABELS, Period
 
 routes = ApiRoutes(tag="积分")
 
@@ -36,7 +36,7 @@ async def community_board(
         principal=principal,
         redis=request.config_dict[REDIS],
         community_id=params.community_id,
-        period=query.period,
+        period=Period(query.period),
         grid_id=query.grid_id,
         limit=query.limit,
     )

@@ -15,7 +15,7 @@ from bot.jobs import JobContext, publish_honour_boards
 from server.core.appkeys import REDIS, SETTINGS
 from server.notify.models import OutboxMessage
 from server.passbook.models import HoursClaim
-from server.passbook.service import approve_claims, credit_pending_hours
+from server.passbook.service import credit_pending_hours
 from server.points import boards, periods
 from server.points.models import HonourBoard, PointsAward
 from server.points.periods import Period
