@@ -524,8 +524,11 @@ async def staff_passbook(
     """A volunteer's passbook as staff see it (the secretary; a grid member of their grid)."""
     community, place = await community_place(community_id=community_id)
     person = await Person.get_or_none(id=person_id)
-    if person is None:
-        raise errors.NotFound("找不到这位志愿者")
+    if person is None or not (
+        await _is_member(person_id, community_id)
+        or await HoursClaim.filter(person_id=person_id, community_id=community_id).exists()
+    ):
+        raise errors.NotFound("该社区没有这位志愿者")
     _, grid_path = await points.volunteer_grid(person_id=person_id, community_id=community_id)
     if not allows(principal, Action.VIEW_PASSBOOKS, place):
         require(

@@ -244,18 +244,19 @@ async def publish_honour_board(
                 published_at=now or utcnow(),
                 using_db=connection,
             )
-            await enqueue(
-                kind="honour_board",
-                payload={
-                    "month": month,
-                    "title": f"{month} 光荣榜",
-                    "names": [e["name"] for e in entries],
-                    "count": len(entries),
-                },
-                community_id=community_id,
-                dedupe_key=f"honour:{community_id}:{month}",
-                using_db=connection,
-            )
+            if entries:  # an empty board is kept on record, not announced
+                await enqueue(
+                    kind="honour_board",
+                    payload={
+                        "month": month,
+                        "title": f"{month} 光荣榜",
+                        "names": [e["name"] for e in entries],
+                        "count": len(entries),
+                    },
+                    community_id=community_id,
+                    dedupe_key=f"honour:{community_id}:{month}",
+                    using_db=connection,
+                )
     except IntegrityError:  # another bot process published it at the same moment
         return await HonourBoard.get(community_id=community_id, month=month), False
     return record, True

@@ -189,6 +189,9 @@ async def test_staff_see_a_volunteers_passbook_within_their_place(
         assert response.status == status, openid
         if status == 200:
             assert (await response.json())["pending_hours"] == "2.00"
+    secretary = auth(await login(client, mock_wechat, "test-secretary"))
+    stranger = f"/api/v1/communities/{scene.community_id}/passbooks/{scene.outsider.id}"
+    assert (await client.get(stranger, headers=secretary)).status == 404
 
 
 async def test_policy_and_rules_are_the_leaders_to_change(

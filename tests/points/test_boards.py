@@ -268,4 +268,5 @@ async def test_the_bot_job_publishes_last_months_boards(client: TestClient) -> N
     await publish_honour_boards(ctx)
     month = periods.previous_month(dt.datetime.now(dt.UTC))
     board = await HonourBoard.get(community_id=scene.community_id, month=month)
-    assert board.entries == []  # nobody served last month: published, empty
+    assert board.entries == []  # nobody served last month: on record, empty ...
+    assert not await OutboxMessage.filter(kind="honour_board").exists()  # ... and not announced
