@@ -29,6 +29,8 @@ AUTO_CONFIRM_MINUTES = 60
 HEARTBEAT_KEY_PREFIX = "bot:heartbeat:"
 BOARD_SYNC_MINUTES = 1  # approvals whose after-commit board update failed join within a minute
 HONOUR_BOARD_HOUR = 9  # 光荣榜 goes out at 09:00 on the 1st, when people read it
+# Checked each morning of the first week, so a bot that was down on the 1st catches up.
+HONOUR_BOARD_DAYS = "1-7"
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ async def sync_points_boards(ctx: JobContext) -> None:
 
 
 async def publish_honour_boards(ctx: JobContext) -> None:
-    """On the 1st, publish last month's honour board (光荣榜) of every community."""
+    """On the 1st, publish last month's honour board (光荣榜) of every community (once)."""
     count = await points.publish_due_honour_boards(now=utcnow())
     if count:
         log.info("published %d honour board(s)", count)
@@ -124,6 +126,6 @@ def all_jobs(timezone: str) -> list[Job]:
         Job(
             name="honour_board_publish",
             run=publish_honour_boards,
-            trigger=CronTrigger(day=1, hour=HONOUR_BOARD_HOUR, timezone=timezone),
+            trigger=CronTrigger(day=HONOUR_BOARD_DAYS, hour=HONOUR_BOARD_HOUR, timezone=timezone),
         ),
     ]
