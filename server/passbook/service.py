@@ -133,8 +133,10 @@ async def credit_pending_hours(
     commits, then updates the boards itself when given ``redis``.
     """
     amount = to_hours(hours)
-    if amount <= 0 or amount > CREDIT_MAX_HOURS:
-        raise errors.ValidationFailed(f"服务时长应在 0.01 到 {CREDIT_MAX_HOURS} 小时之间")
+    if amount == 0:
+        return  # checked in and out within a minute: nothing to deposit
+    if amount < 0 or amount > CREDIT_MAX_HOURS:
+        raise errors.ValidationFailed(f"服务时长应在 0 到 {CREDIT_MAX_HOURS} 小时之间")
     try:
         kind = SourceKind(source_kind)
     except ValueError as exc:

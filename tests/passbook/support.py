@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from server.accounts.models import Person, Role
 from server.accounts.permissions import Principal
-from server.accounts.service import load_principal
+from server.accounts.service import grant_role, load_principal
 from server.passbook.models import Account, AccountKind
 from server.passbook.reconcile import reconcile
 from server.passbook.service import update_policy
@@ -39,8 +39,6 @@ async def build_scene() -> Scene:
     alice = await add_person(town, "alice", Role.VOLUNTEER, community=community)
     bob = await add_person(town, "bob", Role.VOLUNTEER, community=community)
     carol = await add_person(town, "carol", Role.VOLUNTEER, community=community)
-    from server.accounts.service import grant_role
-
     await grant_role(person_id=alice.id, role=Role.RESIDENT, household=town.households[0])
     await grant_role(person_id=bob.id, role=Role.RESIDENT, household=town.households[2])
     resident = await add_person(town, "resident", Role.RESIDENT, household=town.households[1])

@@ -79,7 +79,7 @@ async def test_credit_joins_the_callers_transaction(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("hours", "source_kind", "rating"),
-    [("0", "task", None), ("25", "task", None), ("1", "meeting", None), ("1", "task", 6)],
+    [("-1", "task", None), ("25", "task", None), ("1", "meeting", None), ("1", "task", 6)],
 )
 async def test_bad_credits_are_refused(
     client: TestClient, hours: str, source_kind: str, rating: int | None
@@ -88,6 +88,13 @@ async def test_bad_credits_are_refused(
     with pytest.raises(errors.ValidationFailed):
         await credit(scene, scene.alice.id, hours, 1, source_kind=source_kind, rating=rating)
     assert await HoursClaim.all().count() == 0
+
+
+async def test_zero_hours_deposit_nothing(client: TestClient) -> None:
+    scene = await build_scene()
+    await credit(scene, scene.alice.id, "0.004", 1)  # rounds to 0.00
+    assert await HoursClaim.all().count() == 0
+    assert await Transfer.all().count() == 0
 
 
 async def test_secretary_approves_one_then_many(client: TestClient) -> None:

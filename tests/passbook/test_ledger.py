@@ -20,11 +20,17 @@ from server.passbook.ledger import (
     post_transfer,
     to_hours,
 )
-from server.passbook.models import Account, AccountKind, LedgerEntry, TransferKind
+from server.passbook.models import Account, AccountKind, HoursClaim, LedgerEntry, TransferKind
 from server.passbook.reconcile import reconcile
 from server.passbook.service import approve_claims, credit_pending_hours, give_hours, reject_claim
 from tests.conftest import clear_data
-from tests.passbook.support import assert_reconciled, balance, build_scene, kind_balance
+from tests.passbook.support import (
+    assert_reconciled,
+    balance,
+    build_scene,
+    kind_balance,
+    set_policy,
+)
 
 D = Decimal
 
@@ -155,8 +161,6 @@ async def test_any_sequence_of_operations_keeps_the_ledger_balanced(
     balance equals what a simple model of the rules predicts."""
     await clear_data()
     scene = await build_scene()
-    from tests.passbook.support import set_policy
-
     await set_policy(scene, auto=auto)
     people = [scene.alice, scene.bob, scene.carol]
     secretary = await scene.principal(scene.secretary)
@@ -176,8 +180,6 @@ async def test_any_sequence_of_operations_keeps_the_ledger_balanced(
                 source_id=source,
                 rating=rating,
             )
-            from server.passbook.models import HoursClaim
-
             claim = await HoursClaim.get(source_id=source, person_id=people[who].id)
             approved = auto and rating is not None and rating >= 4
             assert claim.status.value == ("approved" if approved else "pending")
