@@ -11,12 +11,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from redis.asyncio import Redis
 
 from server.core.clock import utcnow
 from server.core.config import Settings
 from server.needs import service as needs
+from server.points import boards as points_boards
+from server.points import service as points
 from server.tasks import service as tasks
 
 log = logging.getLogger("dangqun.bot.jobs")
@@ -26,6 +29,10 @@ SLA_SCAN_MINUTES = 5  # 实时监测: an emergency's 30-minute triage limit is s
 AUTO_CONFIRM_MINUTES = 60
 TASK_WAVES_MINUTES = 1  # an invitation wave times out in minutes: look every minute
 HEARTBEAT_KEY_PREFIX = "bot:heartbeat:"
+BOARD_SYNC_MINUTES = 1  # approvals whose after-commit board update failed join within a minute
+HONOUR_BOARD_HOUR = 9  # 光荣榜 goes out at 09:00 on the 1st, when people read it
+# Checked each morning of the first week, so a bot that was down on the 1st catches up.
+HONOUR_BOARD_DAYS = "1-7"
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,20 @@ async def run_task_waves(ctx: JobContext) -> None:
         log.info("task waves: %s", result)
 
 
+async def sync_points_boards(ctx: JobContext) -> None:
+    """Put approved hours on the points boards when their after-commit update did not happen."""
+    count = await points_boards.sync_unapplied(ctx.redis)
+    if count:
+        log.info("added %d points award(s) to the boards", count)
+
+
+async def publish_honour_boards(ctx: JobContext) -> None:
+    """On the 1st, publish last month's honour board (光荣榜) of every community (once)."""
+    count = await points.publish_due_honour_boards(now=utcnow())
+    if count:
+        log.info("published %d honour board(s)", count)
+
+
 def all_jobs(timezone: str) -> list[Job]:
     """Every job the bot runs, with its schedule."""
     return [
@@ -113,5 +134,15 @@ def all_jobs(timezone: str) -> list[Job]:
             name="task_waves",
             run=run_task_waves,
             trigger=IntervalTrigger(minutes=TASK_WAVES_MINUTES, timezone=timezone),
+        ),
+        Job(
+            name="points_board_sync",
+            run=sync_points_boards,
+            trigger=IntervalTrigger(minutes=BOARD_SYNC_MINUTES, timezone=timezone),
+        ),
+        Job(
+            name="honour_board_publish",
+            run=publish_honour_boards,
+            trigger=CronTrigger(day=HONOUR_BOARD_DAYS, hour=HONOUR_BOARD_HOUR, timezone=timezone),
         ),
     ]

@@ -250,6 +250,46 @@ def cmd_open311_key_revoke(args: argparse.Namespace) -> None:
     asyncio.run(_with_orm(_settings(args), work))
 
 
+def cmd_passbook_reconcile(args: argparse.Namespace) -> None:
+    from dangqun.progress import ProgressBar
+    from server.passbook.reconcile import reconcile
+
+    async def work() -> None:
+        report = await reconcile(community_id=args.community, progress=ProgressBar("对账"))
+        print(
+            f"对账：{report.communities} 个社区，{report.accounts} 个账户，"
+            f"{report.transfers} 笔转账，{report.entries} 条分录，合计 {report.total} 小时"
+        )
+        for problem in report.problems:
+            print(f"  ✗ {problem}")
+        if not report.ok:
+            print(f"发现 {len(report.problems)} 处不一致", file=sys.stderr)
+            raise SystemExit(1)
+        print("账目一致：每笔转账合计为零，全部分录合计为零，每个余额等于其分录之和")
+
+    asyncio.run(_with_orm(_settings(args), work))
+
+
+def cmd_points_rebuild_boards(args: argparse.Namespace) -> None:
+    from dangqun.progress import ProgressBar
+    from server.core.redis import redis_context
+    from server.points.boards import rebuild_boards
+
+    settings = _settings(args)
+
+    async def work() -> None:
+        async with redis_context(settings) as redis:
+            report = await rebuild_boards(
+                redis, community_id=args.community, progress=ProgressBar("重建积分榜")
+            )
+        print(
+            f"已从数据库重建积分榜：{report.communities} 个社区，"
+            f"{report.awards} 条积分记录，{report.keys} 个 Redis 键"
+        )
+
+    asyncio.run(_with_orm(settings, work))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dangqun",
@@ -320,6 +360,28 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = keys_sub.add_parser("revoke", help="停用密钥", description="停用密钥")
     revoke.add_argument("key", metavar="KEY", help="密钥本身，或 list 显示的编号")
     revoke.set_defaults(handler=cmd_open311_key_revoke)
+
+    passbook = add("passbook", cmd_passbook_reconcile, "时间存折（志愿服务时长账本）的管理命令")
+    passbook_sub = passbook.add_subparsers(dest="passbook_command", metavar="子命令")
+    reconcile = passbook_sub.add_parser(
+        "reconcile",
+        help="对账：每笔转账合计为零、全部分录合计为零、每个余额等于其分录之和（默认）",
+        description="对账：检查时间存折的账目，不一致时列出并以状态码 1 退出",
+    )
+    reconcile.add_argument("--community", type=int, help="只检查这个社区（编号）")
+    reconcile.set_defaults(handler=cmd_passbook_reconcile)
+    passbook.set_defaults(community=None)
+
+    points_cmd = add("points", cmd_points_rebuild_boards, "积分与积分榜的管理命令")
+    points_sub = points_cmd.add_subparsers(dest="points_command", metavar="子命令")
+    rebuild = points_sub.add_parser(
+        "rebuild-boards",
+        help="丢弃 Redis 中的积分榜并从数据库重建（周榜、月榜、年榜，社区与网格）",
+        description="从数据库重建 Redis 积分榜（带进度条）",
+    )
+    rebuild.add_argument("--community", type=int, help="只重建这个社区（编号）")
+    rebuild.set_defaults(handler=cmd_points_rebuild_boards)
+    points_cmd.set_defaults(community=None)
     return parser
 
 

@@ -18,6 +18,8 @@ from server.core.routes import AUTHENTICATOR, RouteRegistry
 from server.needs import views as needs_views
 from server.open311 import views as open311_views
 from server.org import views as org_views
+from server.passbook import views as passbook_views
+from server.points import views as points_views
 from server.tasks import views as tasks_views
 from server.wechat.client import WeChatClient
 
@@ -26,6 +28,8 @@ DOMAIN_ROUTES = (
     org_views.routes,
     needs_views.routes,
     tasks_views.routes,
+    passbook_views.routes,
+    points_views.routes,
 )
 
 

@@ -26,6 +26,8 @@ class Action(StrEnum):
     APPROVE_HOURS = "approve_hours"
     MANAGE_PROJECTS = "manage_projects"  # 为民实事: owners, monthly progress
     VIEW_STREET = "view_street"
+    VIEW_PASSBOOKS = "view_passbooks"  # a volunteer's 时间存折, seen by staff
+    MANAGE_PASSBOOK = "manage_passbook"  # auto-approval, overdraft, points rules
 
 
 STAFF = frozenset({Role.GRID_MEMBER, Role.SECRETARY, Role.STREET_ADMIN})
@@ -43,6 +45,8 @@ RULES: dict[Action, frozenset[Role]] = {
     Action.APPROVE_HOURS: LEADERS,
     Action.MANAGE_PROJECTS: LEADERS,
     Action.VIEW_STREET: frozenset({Role.STREET_ADMIN}),
+    Action.VIEW_PASSBOOKS: STAFF,
+    Action.MANAGE_PASSBOOK: LEADERS,
 }
 
 

@@ -18,6 +18,8 @@ MODEL_MODULES = [
     "server.notify.models",
     "server.open311.models",
     "server.tasks.models",
+    "server.passbook.models",
+    "server.points.models",
 ]
 MIGRATIONS_MODULE = "server.migrations"
 APP_LABEL = "models"
