@@ -32,6 +32,11 @@ REDIS_URL = os.environ.get("DANGQUN_TEST_REDIS_URL", "")
 ON_POSTGRES = DATABASE_URL.startswith(("postgres://", "postgresql://"))
 
 TABLES = (
+    "notify_delivery",
+    "inbox_item",
+    "subscribe_consent",
+    "wecom_user",
+    "community_robot",
     "open311_submission",
     "open311_key",
     "submission_key",
