@@ -24,6 +24,7 @@ HEARTBEAT_SECONDS = 30
 SLA_SCAN_MINUTES = 5  # 实时监测: an emergency's 30-minute triage limit is seen within 5 minutes
 AUTO_CONFIRM_MINUTES = 60
 HEARTBEAT_KEY_PREFIX = "bot:heartbeat:"
+OUTBOX_DISPATCH_SECONDS = 3  # a notification leaves within seconds of its cause's commit
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,23 @@ async def auto_confirm_needs(ctx: JobContext) -> None:
         log.info("auto-confirmed %d need(s) unrated for %d days", count, days)
 
 
+async def dispatch_outbox(ctx: JobContext) -> None:
+    """Deliver due outbox messages: inbox, subscribe messages, WeCom app and group robots."""
+    import aiohttp
+
+    from server.notify.dispatcher import PROCESS_METRICS, build_dispatcher
+
+    async with aiohttp.ClientSession() as http:
+        dispatcher = build_dispatcher(
+            settings=ctx.settings,
+            redis=ctx.redis,
+            http=http,
+            worker_id=ctx.worker_id,
+            metrics=PROCESS_METRICS,
+        )
+        await dispatcher.drain()
+
+
 def all_jobs(timezone: str) -> list[Job]:
     """Every job the bot runs, with its schedule."""
     return [
@@ -96,5 +114,10 @@ def all_jobs(timezone: str) -> list[Job]:
             name="need_auto_confirm",
             run=auto_confirm_needs,
             trigger=IntervalTrigger(minutes=AUTO_CONFIRM_MINUTES, timezone=timezone),
+        ),
+        Job(
+            name="outbox_dispatch",
+            run=dispatch_outbox,
+            trigger=IntervalTrigger(seconds=OUTBOX_DISPATCH_SECONDS, timezone=timezone),
         ),
     ]

@@ -61,7 +61,6 @@ class Settings(BaseSettings):
     wecom_api_base: str = ""  # default in dev: {wechat_api_base}/wecom
 
     # 通知投递 outbox delivery (server/notify)
-    notify_dispatch_seconds: float = Field(default=3.0, gt=0)  # 派发间隔 how often the bot looks
     notify_batch_size: int = Field(default=50, ge=1, le=1000)  # 每批认领 rows claimed at a time
     notify_concurrency: int = Field(default=16, ge=1, le=256)  # 并发发送 sends in flight
     notify_lease_seconds: int = Field(default=60, ge=5)  # 租约 a crashed bot's rows return after

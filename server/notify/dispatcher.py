@@ -26,6 +26,7 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from redis.asyncio import Redis
 from tortoise.expressions import F, Q
@@ -108,6 +109,9 @@ class DispatchReport:
     @property
     def max_duplicate_window(self) -> float:
         return max(self.duplicate_windows, default=0.0)
+
+
+PROCESS_METRICS = DispatchMetrics()  # the bot process's dispatch metrics, across rounds
 
 
 class LeaseLost(Exception):
@@ -502,7 +506,7 @@ class Dispatcher:
             reason = "未绑定企业微信，仅站内信"
             await self._record(work, delivery, DeliveryStatus.SKIPPED, reason, None, report)
             return
-        wait = await self.member_limiter.reserve(member.userid)
+        wait = await self.member_limiter.reserve(member.userid, now=self.clock().timestamp())
         if wait > 0:
             work.wait(wait)
             return
@@ -551,7 +555,7 @@ class Dispatcher:
             for body in messages:
                 if time.monotonic() > self._deadline:
                     return  # the lease is running out: a fresh claim sends the rest
-                wait = await self.robot_limiter.reserve(str(community_id))
+                wait = await self.robot_limiter.reserve(str(community_id), now=self.clock().timestamp())
                 if wait > 0:
                     for work, _ in group:
                         work.wait(wait)
@@ -637,3 +641,87 @@ def _robot_image(encoded: str) -> dict[str, Any]:
 
     raw = base64.b64decode(encoded)
     return {"msgtype": "image", "image": {"base64": encoded, "md5": hashlib.md5(raw).hexdigest()}}
+
+
+def build_dispatcher(
+    *,
+    settings: Settings,
+    redis: Redis,
+    http: aiohttp.ClientSession,
+    worker_id: str,
+    clock: Callable[[], dt.datetime] = utcnow,
+    metrics: DispatchMetrics | None = None,
+) -> Dispatcher:
+    """A dispatcher with WeChat and WeCom clients on this HTTP session."""
+    wechat = WeChatClient(
+        http=http,
+        redis=redis,
+        api_base=settings.wechat_api_base,
+        app_id=settings.wechat_app_id,
+        app_secret=settings.wechat_app_secret,
+        timeout_seconds=settings.wechat_timeout_seconds,
+    )
+    wecom = WecomClient(
+        http=http,
+        redis=redis,
+        api_base=settings.wecom_api_base,
+        corp_id=settings.wecom_corp_id,
+        corp_secret=settings.wecom_corp_secret,
+        agent_id=settings.wecom_agent_id,
+        timeout_seconds=settings.wechat_timeout_seconds,
+    )
+    return Dispatcher(
+        settings=settings,
+        redis=redis,
+        wechat=wechat,
+        wecom=wecom,
+        worker_id=worker_id,
+        clock=clock,
+        metrics=metrics,
+    )
+
+
+async def next_due_in(*, now: dt.datetime) -> float | None:
+    """Seconds until the next unfinished message is due (0 when one is due now), None if none."""
+    waiting = OutboxMessage.filter(status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING])
+    if not await waiting.exists():
+        return None
+    if await waiting.filter(status=OutboxStatus.PENDING, next_attempt_at__isnull=True).exists():
+        return 0.0
+    rows = await waiting.values_list("next_attempt_at", "lease_until")
+    times = [when for pair in rows for when in pair if when is not None]
+    soonest = min(times, default=now)
+    return max(0.0, (soonest - now).total_seconds())
+
+
+IDLE_SLEEP_SECONDS = 3.0  # how long an idle loop waits before looking again
+
+
+async def run_dispatch_loop(
+    settings: Settings, stop: asyncio.Event, *, worker_id: str, until_empty: bool = False
+) -> DispatchReport:
+    """Dispatch until ``stop`` is set (or, with ``until_empty``, until nothing is left to send)."""
+    from server.core.db import orm_context
+    from server.core.redis import redis_context
+
+    total = DispatchReport()
+    async with (
+        orm_context(settings),
+        redis_context(settings) as redis,
+        aiohttp.ClientSession() as http,
+    ):
+        dispatcher = build_dispatcher(
+            settings=settings, redis=redis, http=http, worker_id=worker_id
+        )
+        while not stop.is_set():
+            total.add(await dispatcher.drain())
+            wait: float | None = IDLE_SLEEP_SECONDS
+            if until_empty:
+                wait = await next_due_in(now=utcnow())
+                if wait is None:
+                    break
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=min(wait or 0.05, IDLE_SLEEP_SECONDS))
+            except TimeoutError:
+                pass
+    return total
