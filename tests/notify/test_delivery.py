@@ -18,8 +18,13 @@ from server.notify.models import (
     SubscribeConsent,
     Urgency,
 )
-from server.notify.service import enqueue, record_consents, retry_dead, set_community_robot
-from server.notify.service import set_wecom_user
+from server.notify.service import (
+    enqueue,
+    record_consents,
+    retry_dead,
+    set_community_robot,
+    set_wecom_user,
+)
 from tests.builders import Town, add_person, auth, build_town, login
 from tests.notify.conftest import Bot, FakeClock, Platform
 
@@ -441,7 +446,7 @@ async def test_street_escalations_reach_secretaries_and_street_admins(
 async def test_wecom_app_messages_stay_within_30_per_member_per_minute(
     platform: Platform, bot: Bot, clock: FakeClock
 ) -> None:
-    town, _, _, secretary = await staff_town()
+    _, _, _, secretary = await staff_town()
     await set_wecom_user(person_id=secretary.id, userid="lisi")
     for index in range(35):
         await enqueue(
@@ -461,3 +466,109 @@ async def test_wecom_app_messages_stay_within_30_per_member_per_minute(
     clock.advance(61)
     await bot.run()
     assert len(await platform.accepted("wecom_app")) == 35
+
+
+# --- WeCom group robot ---
+
+
+async def submitted(town: Town, count: int, *, start: int = 0) -> None:
+    for index in range(start, start + count):
+        await enqueue(
+            kind="need_submitted",
+            payload={
+                "need_id": index,
+                "title": f"需求{index:02d}",
+                "grid_id": town.buildings[0].id,
+            },
+            community_id=town.community.id,
+        )
+
+
+async def test_events_that_pile_up_go_to_the_robot_as_one_message(
+    platform: Platform, bot: Bot
+) -> None:
+    town = await build_town()
+    await set_community_robot(community_id=town.community.id, webhook_url=platform.robot_url("k1"))
+    await submitted(town, 5)
+
+    report = await bot.run()
+
+    assert report.sent == 5
+    sent = await platform.accepted("wecom_robot")
+    assert len(sent) == 1
+    content = sent[0]["request"]["body"]["markdown"]["content"]
+    assert all(f"需求{i:02d}" in content for i in range(5))
+    assert await Delivery.filter(channel="robot", status=DeliveryStatus.SENT).count() == 5
+
+
+async def test_the_robot_limiter_keeps_under_18_a_minute_and_batches_the_backlog(
+    platform: Platform, bot: Bot, clock: FakeClock
+) -> None:
+    town = await build_town()
+    await set_community_robot(community_id=town.community.id, webhook_url=platform.robot_url("k1"))
+    for index in range(20):  # one event per round: no batching possible
+        await submitted(town, 1, start=index)
+        await bot.run()
+        clock.advance(1)
+    assert len(await platform.accepted("wecom_robot")) == 18
+    await submitted(town, 3, start=20)
+    await bot.run()
+    assert len(await platform.accepted("wecom_robot")) == 18  # still inside the minute
+    assert await Delivery.filter(channel="robot", status=DeliveryStatus.PENDING).count() == 5
+
+    clock.advance(60)
+    await bot.run()
+
+    sent = await platform.accepted("wecom_robot")
+    assert len(sent) == 19  # the 5 waiting events went as one message
+    last = sent[-1]["request"]["body"]["markdown"]["content"]
+    assert all(f"需求{i:02d}" in last for i in (18, 19, 20, 21, 22))
+    assert all(r["errcode"] == 0 for r in await platform.records("wecom_robot"))  # never 130101
+    assert await OutboxMessage.filter(status=OutboxStatus.SENT).count() == 23
+
+
+async def test_robot_rate_limit_130101_is_retried(
+    platform: Platform, bot: Bot, clock: FakeClock
+) -> None:
+    town = await build_town()
+    await set_community_robot(community_id=town.community.id, webhook_url=platform.robot_url("k1"))
+    await submitted(town, 2)
+    await platform.fail_next("/wecom/cgi-bin/webhook/send", errcode=130101)
+
+    report = await bot.run()
+
+    assert report.retrying == 2
+    clock.advance(3600)
+    await bot.run()
+    assert [r["errcode"] for r in await platform.records("wecom_robot")] == [130101, 0]
+    assert await OutboxMessage.filter(status=OutboxStatus.SENT).count() == 2
+
+
+async def test_a_bad_webhook_is_permanent(platform: Platform, bot: Bot) -> None:
+    town = await build_town()
+    await set_community_robot(community_id=town.community.id, webhook_url=platform.robot_url("k1"))
+    await submitted(town, 1)
+    await platform.fail_next("/wecom/cgi-bin/webhook/send", errcode=93000)
+    report = await bot.run()
+    assert report.failed == 1
+    message = await OutboxMessage.get()
+    assert message.last_error.startswith("93000 群机器人 webhook 无效")
+
+
+async def test_a_digest_image_follows_its_markdown_on_the_robot(
+    platform: Platform, bot: Bot
+) -> None:
+    import base64
+
+    town = await build_town()
+    await set_community_robot(community_id=town.community.id, webhook_url=platform.robot_url("k1"))
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n fake chart").decode()
+    await enqueue(
+        kind="weekly_digest",
+        payload={"markdown": "**本周**：新需求 3 件", "image_png_base64": png},
+        community_id=town.community.id,
+    )
+    await bot.run()
+    sent = await platform.accepted("wecom_robot")
+    assert [r["request"]["body"]["msgtype"] for r in sent] == ["markdown", "image"]
+    assert sent[0]["request"]["body"]["markdown"]["content"] == "**本周**：新需求 3 件"
