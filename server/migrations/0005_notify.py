@@ -54,7 +54,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('read_at', fields.DatetimeField(null=True, db_index=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'inbox_item', 'app': 'models', 'unique_together': (('person', 'message'),), 'indexes': [Index(fields=['person', 'id'])], 'pk_attr': 'id', 'table_description': '站内信: every notification a person gets, always written, the source of truth.'},
+            options={'table': 'inbox_item', 'app': 'models', 'unique_together': (('person', 'message'),), 'indexes': [Index(fields=['person_id', 'id'])], 'pk_attr': 'id', 'table_description': '站内信: every notification a person gets, always written, the source of truth.'},
             bases=['Model'],
         ),
         ops.CreateModel(

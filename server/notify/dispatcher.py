@@ -241,13 +241,22 @@ class Dispatcher:
         if not messages:
             return report
         token = self._token
+        works = [Work(message=m, content=self._render(m)) for m in messages]
+        lost = await self._route_batch([w for w in works if w.message.routed_at is None], now)
+        by_message = {w.message.id: w for w in works}
+        pending = Delivery.filter(message_id__in=list(by_message), status=DeliveryStatus.PENDING)
+        for delivery in await pending.order_by("id"):
+            by_message[delivery.message_id].pending.append(delivery)
         gate = asyncio.Semaphore(self.settings.notify_concurrency)
 
-        async def prepare(message: OutboxMessage) -> Work:
+        async def prepare(work: Work) -> Work:
+            if work.message.id in lost:
+                work.lost = True
+                return work
             async with gate:
-                return await self._prepare(message, now, token, report)
+                return await self._prepare(work, now, report)
 
-        works = await asyncio.gather(*(prepare(m) for m in messages))
+        works = await asyncio.gather(*(prepare(w) for w in works))
         await self._send_robots([w for w in works if not w.lost], report)
         for work in works:
             if not work.lost:
@@ -287,27 +296,16 @@ class Dispatcher:
 
     # --- routing and person channels ---
 
-    async def _prepare(
-        self, message: OutboxMessage, now: dt.datetime, token: str, report: DispatchReport
-    ) -> Work:
-        content = render(
+    def _render(self, message: OutboxMessage) -> Content:
+        return render(
             message.kind,
             message.payload or {},
             urgency=message.urgency.value,
             created_at=message.created_at,
         )
-        work = Work(message=message, content=content)
-        try:
-            if message.routed_at is None:
-                await self._route(message, content, now, token)
-        except LeaseLost:
-            work.lost = True
-            return work
-        work.pending = list(
-            await Delivery.filter(message_id=message.id, status=DeliveryStatus.PENDING).order_by(
-                "id"
-            )
-        )
+
+    async def _prepare(self, work: Work, now: dt.datetime, report: DispatchReport) -> Work:
+        message = work.message
         if not work.pending:
             return work
         if policy.waits_for_quiet_hours(message.urgency):
@@ -357,68 +355,83 @@ class Dispatcher:
             if row["grid_path"] and grid.path.startswith(str(row["grid_path"]))
         ]
 
-    async def _route(
-        self, message: OutboxMessage, content: Content, now: dt.datetime, token: str
-    ) -> None:
-        """Write the inbox items and the pending deliveries of a message, once."""
-        routes = routes_for(
-            message.kind,
-            message.payload or {},
-            has_recipient=message.recipient_id is not None,
-            has_community=message.community_id is not None,
-        )
-        people: dict[int, Channel | None] = {}
-        robot = False
-        for route in routes:
-            if route.audience is Audience.COMMUNITY_ROBOT:
-                robot = await CommunityRobot.exists(community_id=message.community_id)
-                continue
-            for person_id in await self._audience(route.audience, message):
-                if people.get(person_id) is None:
-                    people[person_id] = route.push
-        inbox = [
-            InboxItem(
-                person_id=person_id,
-                message_id=message.id,
-                kind=message.kind,
-                title=content.title,
-                body=content.body,
-                link=content.link,
-                urgency=message.urgency,
+    async def _route_batch(self, works: list[Work], now: dt.datetime) -> set[int]:
+        """Write the inbox items and pending deliveries of new messages, in message order, once.
+
+        Returns the ids of messages whose lease was lost meanwhile (nothing is written for them).
+        """
+        if not works:
+            return set()
+        inbox: list[InboxItem] = []
+        deliveries: list[Delivery] = []
+        audiences: dict[tuple[Audience, int | None, int | None, object], list[int]] = {}
+        for work in works:
+            message = work.message
+            routes = routes_for(
+                message.kind,
+                message.payload or {},
+                has_recipient=message.recipient_id is not None,
+                has_community=message.community_id is not None,
             )
-            for person_id in people
-        ]
-        deliveries = [
-            Delivery(
-                message_id=message.id,
-                channel=push.value,
-                person_id=person_id,
-                target=f"p:{person_id}",
+            people: dict[int, Channel | None] = {}
+            robot = False
+            for route in routes:
+                if route.audience is Audience.COMMUNITY_ROBOT:
+                    robot = await CommunityRobot.exists(community_id=message.community_id)
+                    continue
+                grid_id = (message.payload or {}).get("grid_id")
+                key = (route.audience, message.recipient_id, message.community_id, grid_id)
+                if key not in audiences:  # many messages of a batch share their audiences
+                    audiences[key] = await self._audience(route.audience, message)
+                for person_id in audiences[key]:
+                    if people.get(person_id) is None:
+                        people[person_id] = route.push
+            content = work.content
+            inbox.extend(
+                InboxItem(
+                    person_id=person_id,
+                    message_id=message.id,
+                    kind=message.kind,
+                    title=content.title,
+                    body=content.body,
+                    link=content.link,
+                    urgency=message.urgency,
+                )
+                for person_id in people
             )
-            for person_id, push in people.items()
-            if push is not None
-        ]
-        if robot:
-            deliveries.append(
+            deliveries.extend(
                 Delivery(
                     message_id=message.id,
-                    channel=Channel.ROBOT.value,
-                    community_id=message.community_id,
-                    target=f"c:{message.community_id}",
+                    channel=push.value,
+                    person_id=person_id,
+                    target=f"p:{person_id}",
                 )
+                for person_id, push in people.items()
+                if push is not None
             )
+            if robot:
+                deliveries.append(
+                    Delivery(
+                        message_id=message.id,
+                        channel=Channel.ROBOT.value,
+                        community_id=message.community_id,
+                        target=f"c:{message.community_id}",
+                    )
+                )
+        ids = [work.message.id for work in works]
         async with in_transaction() as connection:
-            owned = (
-                await OutboxMessage.filter(id=message.id, lease_owner=token)
-                .using_db(connection)
-                .update(routed_at=now)
+            fence = OutboxMessage.filter(id__in=ids, lease_owner=self._token).using_db(connection)
+            owned = {int(i) for i in await fence.values_list("id", flat=True)}  # type: ignore[call-overload]
+            await (
+                OutboxMessage.filter(id__in=list(owned)).using_db(connection).update(routed_at=now)
             )
-            if not owned:
-                raise LeaseLost
+            inbox = [item for item in inbox if item.message_id in owned]
+            deliveries = [d for d in deliveries if d.message_id in owned]
             if inbox:
                 await InboxItem.bulk_create(inbox, ignore_conflicts=True, using_db=connection)
             if deliveries:
                 await Delivery.bulk_create(deliveries, ignore_conflicts=True, using_db=connection)
+        return set(ids) - owned
 
     async def _record(
         self,
@@ -555,7 +568,9 @@ class Dispatcher:
             for body in messages:
                 if time.monotonic() > self._deadline:
                     return  # the lease is running out: a fresh claim sends the rest
-                wait = await self.robot_limiter.reserve(str(community_id), now=self.clock().timestamp())
+                wait = await self.robot_limiter.reserve(
+                    str(community_id), now=self.clock().timestamp()
+                )
                 if wait > 0:
                     for work, _ in group:
                         work.wait(wait)

@@ -118,7 +118,7 @@ class InboxItem(Model):
     class Meta:
         table = "inbox_item"
         unique_together = (("person", "message"),)
-        indexes = (("person", "id"),)
+        indexes = (("person_id", "id"),)
 
 
 class SubscribeConsent(Model):
