@@ -118,7 +118,7 @@ class LeaseLost(Exception):
     """Another process took this message over; stop touching it."""
 
 
-@dataclass
+@dataclass(eq=False)
 class Work:
     """One claimed message during a round."""
 
@@ -193,6 +193,8 @@ class Dispatcher:
         )
         self._token = ""
         self._deadline = 0.0
+        self._openids: dict[int, str | None] = {}  # person id -> openid, for this round
+        self._userids: dict[int, str] = {}  # person id -> WeCom userid, for this round
 
     # --- claiming ---
 
@@ -247,6 +249,7 @@ class Dispatcher:
         pending = Delivery.filter(message_id__in=list(by_message), status=DeliveryStatus.PENDING)
         for delivery in await pending.order_by("id"):
             by_message[delivery.message_id].pending.append(delivery)
+        await self._load_addresses(works)
         gate = asyncio.Semaphore(self.settings.notify_concurrency)
 
         async def prepare(work: Work) -> Work:
@@ -258,9 +261,7 @@ class Dispatcher:
 
         works = await asyncio.gather(*(prepare(w) for w in works))
         await self._send_robots([w for w in works if not w.lost], report)
-        for work in works:
-            if not work.lost:
-                await self._finish(work, now, token, report)
+        await self._finish_batch([w for w in works if not w.lost], now, token, report)
         if report.duplicate_windows:
             log.debug(
                 "dispatched %d message(s); duplicate window max %.1f ms",
@@ -295,6 +296,29 @@ class Dispatcher:
         return total
 
     # --- routing and person channels ---
+
+    async def _load_addresses(self, works: list[Work]) -> None:
+        """Openids and WeCom userids of everyone this round sends to, in two queries."""
+        subscribers = {
+            d.person_id
+            for w in works
+            for d in w.pending
+            if d.channel == Channel.SUBSCRIBE and d.person_id is not None
+        }
+        members = {
+            d.person_id
+            for w in works
+            for d in w.pending
+            if d.channel == Channel.WECOM_APP and d.person_id is not None
+        }
+        self._openids = {}
+        self._userids = {}
+        if subscribers:
+            rows = await Person.filter(id__in=list(subscribers)).values("id", "openid")
+            self._openids = {int(r["id"]): r["openid"] for r in rows}
+        if members:
+            rows = await WecomUser.filter(person_id__in=list(members)).values("person_id", "userid")
+            self._userids = {int(r["person_id"]): str(r["userid"]) for r in rows}
 
     def _render(self, message: OutboxMessage) -> Content:
         return render(
@@ -475,28 +499,28 @@ class Dispatcher:
 
     async def _send_subscribe(self, work: Work, delivery: Delivery, report: DispatchReport) -> None:
         content = work.content
-        person = await Person.get_or_none(id=delivery.person_id)
+        openid = self._openids.get(delivery.person_id) if delivery.person_id else None
         template_id = (
             self.settings.notify_subscribe_templates.get(content.template)
             if content.template
             else None
         )
         skip = None
-        if person is None or not person.openid:
+        if not openid:
             skip = "没有微信 openid，仅站内信"
         elif content.template is None or not template_id:
             skip = "该类通知没有订阅消息模板，仅站内信"
-        if skip is not None or person is None or template_id is None:
+        if skip is not None or openid is None or template_id is None:
             await self._record(work, delivery, DeliveryStatus.SKIPPED, skip or "", None, report)
             return
-        consents = SubscribeConsent.filter(person_id=person.id, template_id=template_id)
+        consents = SubscribeConsent.filter(person_id=delivery.person_id, template_id=template_id)
         if not await consents.filter(remaining__gt=0).update(remaining=F("remaining") - 1):
             reason = "订阅次数已用完，仅站内信"
             await self._record(work, delivery, DeliveryStatus.SKIPPED, reason, None, report)
             return
         assert content.template is not None
         body = {
-            "touser": person.openid,
+            "touser": openid,
             "template_id": template_id,
             "page": content.page,
             "data": fit_template_data(
@@ -514,19 +538,17 @@ class Dispatcher:
         await self._apply(work, delivery, answer, report)
 
     async def _send_wecom_app(self, work: Work, delivery: Delivery, report: DispatchReport) -> None:
-        member = await WecomUser.get_or_none(person_id=delivery.person_id)
-        if member is None:
+        userid = self._userids.get(delivery.person_id) if delivery.person_id else None
+        if userid is None:
             reason = "未绑定企业微信，仅站内信"
             await self._record(work, delivery, DeliveryStatus.SKIPPED, reason, None, report)
             return
-        wait = await self.member_limiter.reserve(member.userid, now=self.clock().timestamp())
+        wait = await self.member_limiter.reserve(userid, now=self.clock().timestamp())
         if wait > 0:
             work.wait(wait)
             return
         markdown = wecom_app_markdown(work.content)
-        answer = await _ask(
-            lambda: self.wecom.send_app_markdown(userid=member.userid, content=markdown)
-        )
+        answer = await _ask(lambda: self.wecom.send_app_markdown(userid=userid, content=markdown))
         await self._apply(work, delivery, answer, report)
 
     # --- group robots, several events batched per community ---
@@ -586,20 +608,54 @@ class Dispatcher:
 
     # --- finishing a message ---
 
-    async def _finish(
+    async def _finish_batch(
+        self, works: list[Work], now: dt.datetime, token: str, report: DispatchReport
+    ) -> None:
+        """Record each message's state; the many that simply finished in one update."""
+        finished = [w for w in works if not any(d.id not in w.done for d in w.pending)]
+        for work in works:
+            if work not in finished:
+                await self._reschedule(work, now, token, report)
+        if not finished:
+            return
+        ids = [w.message.id for w in finished]
+        rows = await Delivery.filter(message_id__in=ids, status=DeliveryStatus.FAILED).values(
+            "message_id", "last_error"
+        )
+        failures: dict[int, list[str]] = {}
+        for row in rows:
+            failures.setdefault(int(row["message_id"]), []).append(str(row["last_error"]))
+        release = {"lease_owner": None, "lease_until": None}
+        sent_at = self.clock()
+        clean = [i for i in ids if i not in failures]
+        if clean:
+            await OutboxMessage.filter(id__in=clean, lease_owner=token).update(
+                status=OutboxStatus.SENT, sent_at=sent_at, last_error="", **release
+            )
+        for message_id, reasons in failures.items():
+            await OutboxMessage.filter(id=message_id, lease_owner=token).update(
+                status=OutboxStatus.FAILED,
+                sent_at=sent_at,
+                last_error="; ".join(reasons)[:LAST_ERROR_MAX],
+                **release,
+            )
+        report.sent += len(clean)
+        report.failed += len(failures)
+
+    async def _reschedule(
         self, work: Work, now: dt.datetime, token: str, report: DispatchReport
     ) -> None:
+        """A message with deliveries left: wait for the morning, a backoff, or a free slot."""
         message = work.message
         fence = OutboxMessage.filter(id=message.id, lease_owner=token)
         release = {"lease_owner": None, "lease_until": None}
-        still_pending = [d for d in work.pending if d.id not in work.done]
-        if work.quiet_until is not None and still_pending:
+        if work.quiet_until is not None:
             await fence.update(
                 status=OutboxStatus.PENDING, next_attempt_at=work.quiet_until, **release
             )
             report.deferred += 1
             return
-        if still_pending and work.transient:
+        if work.transient:
             attempts = message.attempts + 1
             reason = work.transient[-1][:LAST_ERROR_MAX]
             if attempts >= self.settings.notify_max_attempts:
@@ -626,29 +682,13 @@ class Dispatcher:
             )
             report.retrying += 1
             return
-        if still_pending:
-            wait = work.wait_seconds or 0.0
-            await fence.update(
-                status=OutboxStatus.PENDING,
-                next_attempt_at=now + dt.timedelta(seconds=wait),
-                **release,
-            )
-            report.deferred += 1
-            return
-        failures = await Delivery.filter(
-            message_id=message.id, status=DeliveryStatus.FAILED
-        ).values_list("last_error", flat=True)
-        status = OutboxStatus.FAILED if failures else OutboxStatus.SENT
+        wait = work.wait_seconds or 0.0
         await fence.update(
-            status=status,
-            sent_at=self.clock(),
-            last_error="; ".join(str(f) for f in failures)[:LAST_ERROR_MAX],
+            status=OutboxStatus.PENDING,
+            next_attempt_at=now + dt.timedelta(seconds=wait),
             **release,
         )
-        if failures:
-            report.failed += 1
-        else:
-            report.sent += 1
+        report.deferred += 1
 
 
 def _robot_image(encoded: str) -> dict[str, Any]:
