@@ -26,6 +26,7 @@ class Action(StrEnum):
     APPROVE_HOURS = "approve_hours"
     MANAGE_PROJECTS = "manage_projects"  # 为民实事: owners, monthly progress
     VIEW_STREET = "view_street"
+    MANAGE_NOTIFICATIONS = "manage_notifications"  # see and retry notifications that failed
 
 
 STAFF = frozenset({Role.GRID_MEMBER, Role.SECRETARY, Role.STREET_ADMIN})
@@ -43,6 +44,7 @@ RULES: dict[Action, frozenset[Role]] = {
     Action.APPROVE_HOURS: LEADERS,
     Action.MANAGE_PROJECTS: LEADERS,
     Action.VIEW_STREET: frozenset({Role.STREET_ADMIN}),
+    Action.MANAGE_NOTIFICATIONS: LEADERS,
 }
 
 

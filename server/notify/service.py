@@ -11,8 +11,8 @@ from tortoise.expressions import F, Q
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from server.accounts.models import Person, Role
-from server.accounts.permissions import Principal
+from server.accounts.models import Person
+from server.accounts.permissions import Action, Place, Principal, allows
 from server.core import errors
 from server.core.clock import utcnow
 from server.notify.models import (
@@ -182,20 +182,21 @@ DEAD_PAGE_MAX = 200
 
 
 async def visible_communities(*, principal: Principal) -> list[int]:
-    """Communities whose notifications this secretary or street admin looks after."""
-    ids = {
-        grant.community_id
-        for grant in principal.grants_for(Role.SECRETARY)
-        if grant.community_id is not None
-    }
-    streets = [grant.street_id for grant in principal.grants_for(Role.STREET_ADMIN)]
-    if streets:
-        ids.update(
-            await Community.filter(street_id__in=streets).values_list("id", flat=True)  # type: ignore[arg-type]
+    """Communities whose failed notifications this person looks after (secretaries, street)."""
+    streets = {grant.street_id for grant in principal.grants}
+    rows = await Community.filter(street_id__in=list(streets)).values("id", "street_id")
+    ids = [
+        int(row["id"])
+        for row in rows
+        if allows(
+            principal,
+            Action.MANAGE_NOTIFICATIONS,
+            Place(street_id=int(row["street_id"]), community_id=int(row["id"])),
         )
+    ]
     if not ids:
-        raise errors.PermissionDenied(details={"action": "view_dead_notifications"})
-    return sorted(int(i) for i in ids)
+        raise errors.PermissionDenied(details={"action": Action.MANAGE_NOTIFICATIONS.value})
+    return sorted(ids)
 
 
 def _dead_in(communities: list[int]) -> Q:

@@ -21,7 +21,6 @@ from server.notify.models import (
 from server.notify.service import (
     enqueue,
     record_consents,
-    retry_dead,
     set_community_robot,
     set_wecom_user,
 )
@@ -306,7 +305,16 @@ async def test_after_the_attempt_limit_a_message_is_dead_listed_and_retried(
     response = await client.get("/api/v1/notify/dead", headers=auth(resident_token))
     assert response.status == 403
 
-    assert await retry_dead(ids=[message.id]) == 1
+    response = await client.post(
+        "/api/v1/notify/dead/retry", json={"ids": [message.id]}, headers=auth(other_token)
+    )
+    assert (await response.json()) == {"requeued": 0}  # not theirs
+    response = await client.post(
+        "/api/v1/notify/dead/retry", json={"ids": [message.id]}, headers=auth(token)
+    )
+    assert (await response.json()) == {"requeued": 1}
+    await message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxStatus.PENDING, 0)
     report = await bot.run()
     assert report.sent == 1
     await message.refresh_from_db()

@@ -34,19 +34,21 @@ from tests.conftest import (
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = "tpl-need-status"
-PLATFORM_DELAY_SECONDS = 0.02  # a platform that answers in 20 ms keeps sends in flight
+# a platform that answers in 20 ms keeps sends in flight (a test may slow it further)
+PLATFORM_DELAY = {"seconds": 0.02}
 
 
 @pytest_asyncio.fixture
 async def slow_platform() -> AsyncIterator[TestServer]:
     """The mock platform (real clock) answering message sends after a short delay."""
+    PLATFORM_DELAY["seconds"] = 0.02
 
     @web.middleware
     async def slow(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         if request.path.startswith("/cgi-bin/message"):
-            await asyncio.sleep(PLATFORM_DELAY_SECONDS)
+            await asyncio.sleep(PLATFORM_DELAY["seconds"])
         return await handler(request)
 
     app = create_mock_app(mock_config())
@@ -146,6 +148,7 @@ async def test_two_dispatcher_processes_share_the_outbox_without_double_sends(
     client: TestClient, settings: Settings, slow_platform: TestServer
 ) -> None:
     titles = await many_messages(client, slow_platform, 200)
+    PLATFORM_DELAY["seconds"] = 0.05  # 200 sends take seconds: both processes are up by then
     env = dispatcher_env(
         settings, slow_platform, DANGQUN_NOTIFY_BATCH_SIZE="10", DANGQUN_NOTIFY_CONCURRENCY="4"
     )
