@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from server.core.schemas import Input, Output
 from server.notify.models import OutboxStatus, Urgency
@@ -48,11 +48,21 @@ class ReadAllOut(Output):
 
 
 class ConsentsIn(Input):
-    """The ``res`` of ``wx.requestSubscribeMessage``: template id → the user's answer."""
+    """The ``res`` of ``wx.requestSubscribeMessage``: template id → the user's answer.
+
+    ``res`` may be passed as it is: its ``errMsg`` entry is ignored.
+    """
 
     results: dict[str, Literal["accept", "reject", "ban", "filter"]] = Field(
-        min_length=1, max_length=3
+        min_length=1, max_length=3, description="模板 id → accept / reject / ban / filter"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_errmsg(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("results"), dict):
+            data = {**data, "results": {k: v for k, v in data["results"].items() if k != "errMsg"}}
+        return data
 
 
 class TemplateOut(Output):

@@ -136,7 +136,8 @@ async def test_consents_are_counted_from_what_the_client_reports(
     town = await build_town()
     await resident(town)
     token = await login(client, platform.server, "test-resident")
-    body = {"results": {TEMPLATE: "accept", "tpl-task-remind": "reject"}}
+    res = {"errMsg": "requestSubscribeMessage:ok", TEMPLATE: "accept", "tpl-task-remind": "reject"}
+    body = {"results": res}  # wx.requestSubscribeMessage's res, passed on as it is
     for _ in range(2):
         response = await client.post("/api/v1/notify/consents", json=body, headers=auth(token))
         assert response.status == 200, await response.text()
@@ -162,6 +163,7 @@ async def test_consents_are_counted_from_what_the_client_reports(
         (43101, "43101 用户拒收", 0),  # the platform says none are left: believe it
         (40003, "40003 openid 无效", 1),  # refused before delivery: the consent is given back
         (47003, "47003 模板数据不符合要求", 1),
+        (40037, "40037 订阅消息模板 id 无效", 1),
     ],
 )
 async def test_permanent_refusals_fall_back_to_the_inbox_without_retrying(
@@ -580,3 +582,41 @@ async def test_a_digest_image_follows_its_markdown_on_the_robot(
     sent = await platform.accepted("wecom_robot")
     assert [r["request"]["body"]["msgtype"] for r in sent] == ["markdown", "image"]
     assert sent[0]["request"]["body"]["markdown"]["content"] == "**本周**：新需求 3 件"
+
+
+async def test_two_dispatchers_share_one_robot_limit(
+    client: TestClient, settings: Settings, platform: Platform, clock: FakeClock
+) -> None:
+    from server.core.appkeys import HTTP_SESSION, REDIS
+    from server.notify.dispatcher import build_dispatcher
+
+    town = await build_town()
+    await set_community_robot(community_id=town.community.id, webhook_url=platform.robot_url("k1"))
+    dispatchers = [
+        build_dispatcher(
+            settings=settings,
+            redis=client.app[REDIS],
+            http=client.app[HTTP_SESSION],
+            worker_id=f"bot-{n}",
+            clock=clock,
+        )
+        for n in (1, 2)
+    ]
+    for index in range(24):
+        await submitted(town, 1, start=index)
+        await dispatchers[index % 2].drain()
+    assert len(await platform.accepted("wecom_robot")) == 18
+    assert all(r["errcode"] == 0 for r in await platform.records("wecom_robot"))
+
+
+async def test_a_refused_wecom_token_is_refreshed_once(platform: Platform, bot: Bot) -> None:
+    _, _, _, secretary = await staff_town()
+    await set_wecom_user(person_id=secretary.id, userid="lisi")
+    await enqueue(kind="weekly_digest", payload={"text": "周报"}, recipient_id=secretary.id)
+    await platform.fail_next("/wecom/cgi-bin/message/send", errcode=40014)
+
+    report = await bot.run()
+
+    assert report.sent == 1
+    assert [r["errcode"] for r in await platform.records("wecom_app")] == [40014, 0]
+    assert len(await platform.records("wecom_token")) == 2  # fetched, then replaced once
