@@ -371,13 +371,14 @@ class Dispatcher:
         )
         grid_id = (message.payload or {}).get("grid_id")
         grid = await Grid.get_or_none(id=grid_id) if isinstance(grid_id, int) else None
-        if grid is None:
-            return [int(row["person_id"]) for row in rows]
-        return [
+        staff = [
             int(row["person_id"])
             for row in rows
-            if row["grid_path"] and grid.path.startswith(str(row["grid_path"]))
+            if grid is None or (row["grid_path"] and grid.path.startswith(str(row["grid_path"])))
         ]
+        if not staff:  # a grid nobody works yet: its community's secretaries must hear of it
+            return await self._audience(Audience.SECRETARIES, message)
+        return staff
 
     async def _route_batch(self, works: list[Work], now: dt.datetime) -> set[int]:
         """Write the inbox items and pending deliveries of new messages, in message order, once.

@@ -401,6 +401,23 @@ async def test_new_needs_reach_the_grid_member_on_wecom_and_everyone_in_the_inbo
     assert await InboxItem.filter(person_id=secretary.id).count() == 0
 
 
+async def test_a_need_in_a_grid_nobody_works_goes_to_the_secretary(
+    platform: Platform, bot: Bot
+) -> None:
+    town = await build_town()
+    secretary = await add_person(town, "secretary", Role.SECRETARY, community=town.community)
+    await set_wecom_user(person_id=secretary.id, userid="shuji")
+    await enqueue(
+        kind="need_submitted",
+        payload={"need_id": 9, "title": "买药", "grid_id": town.buildings[1].id},
+        community_id=town.community.id,
+    )
+    await bot.run()
+    assert [r["request"]["body"]["touser"] for r in await platform.accepted("wecom_app")] == [
+        "shuji"
+    ]
+
+
 async def test_a_grid_member_without_wecom_gets_the_inbox_only(
     platform: Platform, bot: Bot
 ) -> None:
