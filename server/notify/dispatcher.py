@@ -217,13 +217,15 @@ class Dispatcher:
                 .using_db(connection)
             )
             if not self.settings.uses_sqlite:
+                # rows another process is claiming are skipped, not waited for
                 query = query.select_for_update(skip_locked=True)
-            ids = await query.values_list("id", flat=True)
+            # .only(), not .values_list(): Tortoise drops FOR UPDATE from values queries
+            ids = [row.id for row in await query.only("id")]
             if not ids:
                 return []
             # the same condition again: on SQLite another writer may have taken a row meanwhile
             await (
-                OutboxMessage.filter(self._due(now), id__in=list(ids))
+                OutboxMessage.filter(self._due(now), id__in=ids)
                 .using_db(connection)
                 .update(status=OutboxStatus.SENDING, lease_until=lease_until, lease_owner=token)
             )

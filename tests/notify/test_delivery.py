@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import pytest
 from aiohttp.test_utils import TestClient
+from tortoise.transactions import in_transaction
 
 from server.accounts.models import Person, Role
 from server.core.config import Settings
@@ -25,6 +27,7 @@ from server.notify.service import (
     set_wecom_user,
 )
 from tests.builders import Town, add_person, auth, build_town, login
+from tests.conftest import ON_POSTGRES
 from tests.notify.conftest import Bot, FakeClock, Platform
 
 SUBSCRIBE = "/cgi-bin/message/subscribe/send"
@@ -637,3 +640,28 @@ async def test_a_refused_wecom_token_is_refreshed_once(platform: Platform, bot: 
     assert report.sent == 1
     assert [r["errcode"] for r in await platform.records("wecom_app")] == [40014, 0]
     assert len(await platform.records("wecom_token")) == 2  # fetched, then replaced once
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="row locks need PostgreSQL")
+async def test_a_claim_skips_rows_another_process_holds(bot: Bot, clock: FakeClock) -> None:
+    town = await build_town()
+    person = await resident(town)
+    messages = [await need_status(person, title=f"第{i}条") for i in range(3)]
+    locked, release = asyncio.Event(), asyncio.Event()
+
+    async def other_process() -> None:
+        async with in_transaction() as connection:
+            rows = OutboxMessage.filter(id=messages[0].id).select_for_update()
+            assert len(await rows.using_db(connection)) == 1
+            locked.set()
+            await release.wait()
+
+    holder = asyncio.create_task(other_process())
+    await locked.wait()
+    try:
+        claimed = await asyncio.wait_for(bot.dispatcher.claim(clock.now), 5)
+    finally:
+        release.set()
+        await holder
+    assert [m.id for m in claimed] == [messages[1].id, messages[2].id]
+    assert [m.id for m in await bot.dispatcher.claim(clock.now)] == [messages[0].id]
