@@ -75,6 +75,14 @@ async def _seed(settings: Settings) -> None:
 
             if await ensure_demo_key():
                 print(f"已创建 Open311 演示密钥 {DEMO_KEY}（仅开发模式可用）", file=sys.stderr)
+            from server.notify.service import ensure_demo_channels
+
+            robots, members = await ensure_demo_channels(wecom_api_base=settings.wecom_api_base)
+            if robots or members:
+                print(
+                    f"已在模拟平台上配置 {robots} 个社区群机器人、{members} 个企业微信账号",
+                    file=sys.stderr,
+                )
     finally:
         await Tortoise.close_connections()
     state = "已生成" if summary.created else "已存在，未重复生成"

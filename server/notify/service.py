@@ -11,7 +11,7 @@ from tortoise.expressions import F, Q
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from server.accounts.models import Person
+from server.accounts.models import Person, Role, RoleGrant
 from server.accounts.permissions import Action, Place, Principal, allows
 from server.core import errors
 from server.core.clock import utcnow
@@ -260,3 +260,29 @@ async def set_community_robot(*, community_id: int, webhook_url: str | None) -> 
             await CommunityRobot.create(
                 community_id=community_id, webhook_url=webhook_url, using_db=connection
             )
+
+
+DEMO_WECOM_PREFIX = "demo-"  # WeCom userids the demo gives its staff
+
+
+async def ensure_demo_channels(*, wecom_api_base: str) -> tuple[int, int]:
+    """Dev mode: a group robot per community and a WeCom userid per staff member, on the mock.
+
+    Returns (robots added, members linked); running it again adds nothing.
+    """
+    robots = 0
+    for community in await Community.all().order_by("id"):
+        if not await CommunityRobot.exists(community_id=community.id):
+            url = f"{wecom_api_base}/cgi-bin/webhook/send?key={DEMO_WECOM_PREFIX}{community.code}"
+            await CommunityRobot.create(community_id=community.id, webhook_url=url)
+            robots += 1
+    staff_roles = [Role.GRID_MEMBER, Role.SECRETARY, Role.STREET_ADMIN]
+    grants = await RoleGrant.filter(role__in=staff_roles).values("person_id")
+    staff = {int(row["person_id"]) for row in grants}
+    linked = {int(row["person_id"]) for row in await WecomUser.all().values("person_id")}
+    missing = sorted(staff - linked)
+    await WecomUser.bulk_create(
+        [WecomUser(person_id=p, userid=f"{DEMO_WECOM_PREFIX}{p}") for p in missing],
+        ignore_conflicts=True,
+    )
+    return robots, len(missing)

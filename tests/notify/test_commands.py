@@ -94,3 +94,19 @@ async def test_operators_list_and_retry_dead_messages_and_set_channels(
         settings, platform, "wecom-user", "--person", str(person.id), "--userid", "zhaoliu"
     )
     assert (await WecomUser.get(person_id=person.id)).userid == "zhaoliu"
+
+
+async def test_the_demo_gets_robots_and_wecom_accounts_once(client: TestClient) -> None:
+    from server.notify.service import ensure_demo_channels
+
+    town = await build_town()
+    secretary = await add_person(town, "secretary", Role.SECRETARY, community=town.community)
+    await add_person(town, "resident", Role.RESIDENT, household=town.households[0])
+
+    assert await ensure_demo_channels(wecom_api_base="http://127.0.0.1:8080/mock/wecom") == (1, 1)
+    assert await ensure_demo_channels(wecom_api_base="http://127.0.0.1:8080/mock/wecom") == (0, 0)
+    robot = await CommunityRobot.get(community_id=town.community.id)
+    assert robot.webhook_url.endswith(
+        f"/mock/wecom/cgi-bin/webhook/send?key=demo-{town.community.code}"
+    )
+    assert (await WecomUser.get()).person_id == secretary.id
