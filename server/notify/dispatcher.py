@@ -66,6 +66,7 @@ log = logging.getLogger("dangqun.notify")
 SUBSCRIBE_PATH = "/cgi-bin/message/subscribe/send"
 LEASE_SAFETY_FRACTION = 0.25  # no new send starts once only a quarter of the lease is left
 LAST_ERROR_MAX = 255  # column width of last_error
+WECOM_MEMBER_PER_HOUR = 1000  # WeCom drops app messages beyond 1000 an hour per member
 WINDOW_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 
@@ -190,6 +191,9 @@ class Dispatcher:
         )
         self.member_limiter = RateLimiter(
             redis, prefix="notify:wecom_member", limit=settings.notify_wecom_member_per_minute
+        )
+        self.member_hour_limiter = RateLimiter(
+            redis, prefix="notify:wecom_member_hour", limit=WECOM_MEMBER_PER_HOUR, window=3600
         )
         self._token = ""
         self._deadline = 0.0
@@ -546,7 +550,10 @@ class Dispatcher:
             reason = "未绑定企业微信，仅站内信"
             await self._record(work, delivery, DeliveryStatus.SKIPPED, reason, None, report)
             return
-        wait = await self.member_limiter.reserve(userid, now=self.clock().timestamp())
+        at = self.clock().timestamp()
+        wait = await self.member_hour_limiter.reserve(userid, now=at)
+        if wait <= 0:
+            wait = await self.member_limiter.reserve(userid, now=at)
         if wait > 0:
             work.wait(wait)
             return
