@@ -33,6 +33,7 @@ BOARD_SYNC_MINUTES = 1  # approvals whose after-commit board update failed join 
 HONOUR_BOARD_HOUR = 9  # 光荣榜 goes out at 09:00 on the 1st, when people read it
 # Checked each morning of the first week, so a bot that was down on the 1st catches up.
 HONOUR_BOARD_DAYS = "1-7"
+OUTBOX_DISPATCH_SECONDS = 3  # a notification leaves within seconds of its cause's commit
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,23 @@ async def publish_honour_boards(ctx: JobContext) -> None:
         log.info("published %d honour board(s)", count)
 
 
+async def dispatch_outbox(ctx: JobContext) -> None:
+    """Deliver due outbox messages: inbox, subscribe messages, WeCom app and group robots."""
+    import aiohttp
+
+    from server.notify.dispatcher import PROCESS_METRICS, build_dispatcher
+
+    async with aiohttp.ClientSession() as http:
+        dispatcher = build_dispatcher(
+            settings=ctx.settings,
+            redis=ctx.redis,
+            http=http,
+            worker_id=ctx.worker_id,
+            metrics=PROCESS_METRICS,
+        )
+        await dispatcher.drain()
+
+
 def all_jobs(timezone: str) -> list[Job]:
     """Every job the bot runs, with its schedule."""
     return [
@@ -144,5 +162,10 @@ def all_jobs(timezone: str) -> list[Job]:
             name="honour_board_publish",
             run=publish_honour_boards,
             trigger=CronTrigger(day=HONOUR_BOARD_DAYS, hour=HONOUR_BOARD_HOUR, timezone=timezone),
+        ),
+        Job(
+            name="outbox_dispatch",
+            run=dispatch_outbox,
+            trigger=IntervalTrigger(seconds=OUTBOX_DISPATCH_SECONDS, timezone=timezone),
         ),
     ]

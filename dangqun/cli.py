@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -74,6 +75,14 @@ async def _seed(settings: Settings) -> None:
 
             if await ensure_demo_key():
                 print(f"已创建 Open311 演示密钥 {DEMO_KEY}（仅开发模式可用）", file=sys.stderr)
+            from server.notify.service import ensure_demo_channels
+
+            robots, members = await ensure_demo_channels(wecom_api_base=settings.wecom_api_base)
+            if robots or members:
+                print(
+                    f"已在模拟平台上配置 {robots} 个社区群机器人、{members} 个企业微信账号",
+                    file=sys.stderr,
+                )
     finally:
         await Tortoise.close_connections()
     state = "已生成" if summary.created else "已存在，未重复生成"
@@ -290,6 +299,125 @@ def cmd_points_rebuild_boards(args: argparse.Namespace) -> None:
     asyncio.run(_with_orm(settings, work))
 
 
+def cmd_notify_dispatch(args: argparse.Namespace) -> None:
+    from bot.jobs import worker_id
+    from server.notify.dispatcher import run_dispatch_loop
+
+    settings = _settings(args)
+
+    async def main(stop: asyncio.Event) -> None:
+        report = await run_dispatch_loop(
+            settings, stop, worker_id=worker_id(), until_empty=args.until_empty
+        )
+        print(
+            f"已认领 {report.claimed} 次，发出 {report.pushes} 条推送；完成 {report.sent}，"
+            f"部分改为站内信 {report.failed}，待重试 {report.retrying}，放弃 {report.dead}",
+            file=sys.stderr,
+        )
+
+    _until_signal(main)
+
+
+def cmd_notify_dead(args: argparse.Namespace) -> None:
+    from server.notify.models import OutboxMessage, OutboxStatus
+
+    async def work() -> None:
+        rows = await OutboxMessage.filter(status=OutboxStatus.DEAD).order_by("id")
+        if not rows:
+            print("没有投递失败的通知。")
+        for row in rows:
+            who = f"接收人 {row.recipient_id}" if row.recipient_id else f"社区 {row.community_id}"
+            print(f"#{row.id:<6} {row.kind:<20} {who:<12} 尝试 {row.attempts} 次  {row.last_error}")
+
+    asyncio.run(_with_orm(_settings(args), work))
+
+
+def cmd_notify_retry_dead(args: argparse.Namespace) -> None:
+    from server.notify.service import retry_dead
+
+    async def work() -> None:
+        count = await retry_dead(ids=args.ids or None)
+        print(f"已重新排队 {count} 条通知", file=sys.stderr)
+
+    asyncio.run(_with_orm(_settings(args), work))
+
+
+def cmd_notify_set_robot(args: argparse.Namespace) -> None:
+    from server.core.errors import DomainError
+    from server.notify.service import set_community_robot
+
+    settings = _settings(args)
+    url = args.url
+    if args.key:
+        url = f"{settings.wecom_api_base}/cgi-bin/webhook/send?key={args.key}"
+
+    async def work() -> None:
+        try:
+            await set_community_robot(community_id=args.community, webhook_url=url)
+        except DomainError as exc:
+            print(exc.message, file=sys.stderr)
+            raise SystemExit(1) from exc
+        state = "已清除" if url is None else "已设置"
+        print(f"社区 {args.community} 的群机器人{state}", file=sys.stderr)
+
+    asyncio.run(_with_orm(settings, work))
+
+
+def cmd_notify_wecom_user(args: argparse.Namespace) -> None:
+    from server.core.errors import DomainError
+    from server.notify.service import set_wecom_user
+
+    async def work() -> None:
+        try:
+            await set_wecom_user(person_id=args.person, userid=args.userid)
+        except DomainError as exc:
+            print(exc.message, file=sys.stderr)
+            raise SystemExit(1) from exc
+        state = f"绑定为 {args.userid}" if args.userid else "已解除绑定"
+        print(f"用户 {args.person} 的企业微信账号{state}", file=sys.stderr)
+
+    asyncio.run(_with_orm(_settings(args), work))
+
+
+def add_notify_commands(sub: Any) -> None:
+    """``dangqun notify ...``: outbox delivery, dead messages, robots, WeCom members."""
+    notify = sub.add_parser(
+        "notify", help="通知投递：派发、失败重试、群机器人与企业微信账号", description="通知投递"
+    )
+    notify.set_defaults(handler=cmd_notify_dead)
+    notify_sub = notify.add_subparsers(dest="notify_command", metavar="子命令")
+    dispatch = notify_sub.add_parser(
+        "dispatch", help="只运行通知派发（机器人里的 outbox_dispatch 任务）", description="派发"
+    )
+    dispatch.add_argument(
+        "--until-empty", action="store_true", help="没有待发送的通知时退出（否则一直运行）"
+    )
+    dispatch.set_defaults(handler=cmd_notify_dispatch)
+    notify_sub.add_parser("dead", help="列出投递失败的通知（默认）").set_defaults(
+        handler=cmd_notify_dead
+    )
+    retry = notify_sub.add_parser(
+        "retry-dead", help="把投递失败的通知重新排队", description="重新投递失败的通知"
+    )
+    retry.add_argument("--id", dest="ids", type=int, action="append", help="通知编号，可重复")
+    retry.set_defaults(handler=cmd_notify_retry_dead)
+    robot = notify_sub.add_parser(
+        "set-robot", help="设置社区工作群的群机器人 webhook", description="设置群机器人"
+    )
+    robot.add_argument("--community", type=int, required=True, help="社区编号")
+    target = robot.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url", help="完整的 webhook 地址")
+    target.add_argument("--key", help="webhook 的 key（地址按 DANGQUN_WECOM_API_BASE 拼出）")
+    target.add_argument("--clear", action="store_true", help="清除")
+    robot.set_defaults(handler=cmd_notify_set_robot)
+    wecom = notify_sub.add_parser(
+        "wecom-user", help="绑定书记或网格员的企业微信账号", description="绑定企业微信账号"
+    )
+    wecom.add_argument("--person", type=int, required=True, help="用户编号")
+    wecom.add_argument("--userid", help="企业微信成员 UserID（不填则解除绑定）")
+    wecom.set_defaults(handler=cmd_notify_wecom_user)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dangqun",
@@ -382,6 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--community", type=int, help="只重建这个社区（编号）")
     rebuild.set_defaults(handler=cmd_points_rebuild_boards)
     points_cmd.set_defaults(community=None)
+    add_notify_commands(sub)
     return parser
 
 

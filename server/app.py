@@ -16,6 +16,7 @@ from server.core.middleware import metrics, request_context
 from server.core.redis import redis_context
 from server.core.routes import AUTHENTICATOR, RouteRegistry
 from server.needs import views as needs_views
+from server.notify import views as notify_views
 from server.open311 import views as open311_views
 from server.org import views as org_views
 from server.passbook import views as passbook_views
@@ -30,6 +31,7 @@ DOMAIN_ROUTES = (
     tasks_views.routes,
     passbook_views.routes,
     points_views.routes,
+    notify_views.routes,
 )
 
 

@@ -28,6 +28,7 @@ class Action(StrEnum):
     VIEW_STREET = "view_street"
     VIEW_PASSBOOKS = "view_passbooks"  # a volunteer's 时间存折, seen by staff
     MANAGE_PASSBOOK = "manage_passbook"  # auto-approval, overdraft, points rules
+    MANAGE_NOTIFICATIONS = "manage_notifications"  # see and retry notifications that failed
 
 
 STAFF = frozenset({Role.GRID_MEMBER, Role.SECRETARY, Role.STREET_ADMIN})
@@ -47,6 +48,7 @@ RULES: dict[Action, frozenset[Role]] = {
     Action.VIEW_STREET: frozenset({Role.STREET_ADMIN}),
     Action.VIEW_PASSBOOKS: STAFF,
     Action.MANAGE_PASSBOOK: LEADERS,
+    Action.MANAGE_NOTIFICATIONS: LEADERS,
 }
 
 

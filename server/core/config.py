@@ -74,6 +74,27 @@ class Settings(BaseSettings):
     wecom_agent_id: int = 1000002
     wecom_api_base: str = ""  # default in dev: {wechat_api_base}/wecom
 
+    # 通知投递 outbox delivery (server/notify)
+    notify_batch_size: int = Field(default=50, ge=1, le=1000)  # 每批认领 rows claimed at a time
+    notify_concurrency: int = Field(default=16, ge=1, le=256)  # 并发发送 sends in flight
+    notify_lease_seconds: int = Field(default=60, ge=5)  # 租约 a crashed bot's rows return after
+    notify_max_attempts: int = Field(default=8, ge=1)  # 最多尝试 then the message is dead
+    notify_backoff_base_seconds: float = Field(default=30.0, gt=0)  # 重试退避 first retry delay
+    notify_backoff_max_seconds: float = Field(default=3600.0, gt=0)  # 退避上限 longest delay
+    notify_quiet_start: str = Field(default="22:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    notify_quiet_end: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    notify_robot_per_minute: int = Field(default=18, ge=1, le=20)  # 群机器人 WeCom allows 20
+    notify_wecom_member_per_minute: int = Field(default=30, ge=1, le=30)  # 应用消息 per member
+    # logical template name -> the subscribe-message template id configured in the WeChat console
+    notify_subscribe_templates: dict[str, str] = Field(
+        default_factory=lambda: {
+            "need_status": "tpl-need-status",
+            "task_remind": "tpl-task-remind",
+            "invitation": "tpl-invitation",
+            "overdue_warning": "tpl-overdue-warning",
+        }
+    )
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> Self:
         if not self.database_url:
