@@ -34,7 +34,14 @@ KIND_TITLES: dict[str, str] = {
     "need_sla_warning": "需求即将超时",
     "need_overdue": "需求已超时",
     "task_reminder": "服务任务提醒",
-    "invitation": "服务邀请",
+    "task_invitation": "服务邀请",
+    "task_assigned": "服务任务已派给您",
+    "task_invitation_withdrawn": "服务邀请已撤回",
+    "task_unmatched": "需求无人接单，请派单",
+    "hours_approved": "服务时长已入账",
+    "hours_rejected": "服务时长未通过审核",
+    "hours_gift": "收到转赠的服务时长",
+    "honour_board": "本月光荣榜",
     "weekly_digest": "社区工作周报",
     "project_update_reminder": "为民实事进度待更新",
 }
@@ -102,6 +109,23 @@ def render(
             "time2": _text(payload, "starts_at_text") or payload.get("starts_at") or created_at,
             "phrase3": _text(payload, "phrase", "即将开始"),
         }
+    elif kind == "task_invitation":
+        address = _text(payload, "address")
+        body = f"邀请您参与志愿服务“{need_title}”" + (f"（{address}）" if address else "") + "。"
+        template = "invitation"
+        values = {
+            "name1": _text(payload, "inviter", "社区党组织"),
+            "thing2": need_title,
+            "date3": _text(payload, "expires_at") or created_at,
+            "character_string4": str(payload.get("invitation_id", need_id or "")),
+        }
+        link = _text(payload, "link", "/pages/tasks/invitations")
+    elif kind == "task_assigned":
+        body = f"书记已把服务“{need_title}”派给您，请按时到场签到。"
+        template = "task_remind"
+        values = {"thing1": need_title, "time2": created_at, "phrase3": "已派单"}
+    elif kind == "task_unmatched":
+        body = f"{mark}需求“{need_title}”：{_text(payload, 'text', '没有志愿者接单，请派单')}"
     else:
         body = _text(payload, "text", _text(payload, "body", title))
     markdown = _text(payload, "markdown") or (

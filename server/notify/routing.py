@@ -44,7 +44,17 @@ ROUTES: dict[str, tuple[Route, ...]] = {
     "need_status": (R(A.RECIPIENT, C.SUBSCRIBE),),
     # volunteers: reminders and invitations (sent by the scheduled jobs)
     "task_reminder": (R(A.RECIPIENT, C.SUBSCRIBE),),
-    "invitation": (R(A.RECIPIENT, C.SUBSCRIBE),),
+    "task_invitation": (R(A.RECIPIENT, C.SUBSCRIBE),),
+    "task_assigned": (R(A.RECIPIENT, C.SUBSCRIBE),),
+    "task_invitation_withdrawn": (R(A.RECIPIENT, None),),
+    # volunteers: the time passbook (站内信 only: no subscribe template of their own)
+    "hours_approved": (R(A.RECIPIENT, None),),
+    "hours_rejected": (R(A.RECIPIENT, None),),
+    "hours_gift": (R(A.RECIPIENT, None),),
+    # staff: nobody took a need's invitations, so the secretary assigns by hand
+    "task_unmatched": (R(A.SECRETARIES, C.WECOM_APP), R(A.COMMUNITY_ROBOT, C.ROBOT)),
+    # the community's work group: the month's honour board
+    "honour_board": (R(A.COMMUNITY_ROBOT, C.ROBOT), R(A.SECRETARIES, None)),
     # staff: a new need to triage, SLA warnings, digests and reminders
     "need_submitted": (R(A.GRID_STAFF, C.WECOM_APP), R(A.COMMUNITY_ROBOT, C.ROBOT)),
     "need_sla_warning": (R(A.GRID_STAFF, C.WECOM_APP),),
