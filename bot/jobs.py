@@ -11,11 +11,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from redis.asyncio import Redis
 
+from bot.slots import INTERVAL_EPOCH, slot_time
 from server.core.clock import utcnow
 from server.core.config import Settings
+from server.digest import service as digest
+from server.digest.service import PlannedMessage
+from server.digest.weeks import last_complete_week
 from server.needs import service as needs
 
 log = logging.getLogger("dangqun.bot.jobs")
@@ -24,6 +29,9 @@ HEARTBEAT_SECONDS = 30
 SLA_SCAN_MINUTES = 5  # 实时监测: an emergency's 30-minute triage limit is seen within 5 minutes
 AUTO_CONFIRM_MINUTES = 60
 HEARTBEAT_KEY_PREFIX = "bot:heartbeat:"
+# 周报: Monday 08:30 local time, before the secretary's week starts
+DIGEST_DAY, DIGEST_HOUR, DIGEST_MINUTE = "mon", 8, 30
+DIGEST_CATCH_UP_HOURS = 6  # default of DANGQUN_DIGEST_CATCH_UP_HOURS
 
 
 @dataclass(frozen=True)
@@ -33,13 +41,22 @@ class JobContext:
     redis: Redis
     worker_id: str
     settings: Settings
+    # set by the slot guard (bot/guard.py) for the run at hand
+    slot: str = ""
+    community_id: int | None = None
+    now: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
 class Job:
     name: str
-    run: Callable[[JobContext], Awaitable[None]]
+    run: Callable[[JobContext], Awaitable[str | None]]
     trigger: BaseTrigger
+    guarded: bool = True  # runs once per slot across bot processes (heartbeat: every process)
+    per_community: bool = False  # one claim (and one run) per community
+    catch_up: dt.timedelta | None = None  # a missed slot this recent runs when a bot starts
+    # the outbox rows a run would write, for run-job --dry-run (None: the job cannot preview)
+    plan: Callable[[JobContext], Awaitable[list[PlannedMessage]]] | None = None
 
     @property
     def description(self) -> str:
@@ -79,22 +96,71 @@ async def auto_confirm_needs(ctx: JobContext) -> None:
         log.info("auto-confirmed %d need(s) unrated for %d days", count, days)
 
 
-def all_jobs(timezone: str) -> list[Job]:
+def _digest_week(ctx: JobContext) -> tuple[str, str]:
+    """The week a digest run reports on, and the key that makes its messages unique.
+
+    A scheduled slot (Monday 08:30) reports on the week before it and keys its messages by that
+    week, so a catch-up or a takeover never sends a week twice; a manual run keys by its slot.
+    """
+    fired = slot_time(ctx.slot) if ctx.slot else (ctx.now or utcnow())
+    week = last_complete_week(fired, ctx.settings.timezone)
+    return week, (ctx.slot if ctx.slot.startswith("manual-") else "weekly")
+
+
+async def plan_weekly_digest(ctx: JobContext) -> list[PlannedMessage]:
+    """The outbox rows of one community's weekly digest (what run-job --dry-run prints)."""
+    if ctx.community_id is None:
+        raise ValueError("weekly_digest runs per community")
+    week, run_key = _digest_week(ctx)
+    return await digest.plan_weekly_digest(
+        community_id=ctx.community_id,
+        week=week,
+        timezone=ctx.settings.timezone,
+        public_url=ctx.settings.public_url,
+        now=ctx.now or utcnow(),
+        run_key=run_key,
+    )
+
+
+async def send_weekly_digest(ctx: JobContext) -> str:
+    """周报: last week's needs, timings, ratings, hours and grids to each community's secretary."""
+    messages = await plan_weekly_digest(ctx)
+    await digest.write_messages(messages)
+    week, _ = _digest_week(ctx)
+    return f"{week} 周报：写入 {len(messages)} 条待发消息"
+
+
+def all_jobs(timezone: str, *, catch_up_hours: int = DIGEST_CATCH_UP_HOURS) -> list[Job]:
     """Every job the bot runs, with its schedule."""
     return [
         Job(
             name="heartbeat",
             run=record_heartbeat,
             trigger=IntervalTrigger(seconds=HEARTBEAT_SECONDS, timezone=timezone),
+            guarded=False,
         ),
         Job(
             name="need_sla_scan",
             run=scan_need_sla,
-            trigger=IntervalTrigger(minutes=SLA_SCAN_MINUTES, timezone=timezone),
+            trigger=IntervalTrigger(
+                minutes=SLA_SCAN_MINUTES, start_date=INTERVAL_EPOCH, timezone=timezone
+            ),
         ),
         Job(
             name="need_auto_confirm",
             run=auto_confirm_needs,
-            trigger=IntervalTrigger(minutes=AUTO_CONFIRM_MINUTES, timezone=timezone),
+            trigger=IntervalTrigger(
+                minutes=AUTO_CONFIRM_MINUTES, start_date=INTERVAL_EPOCH, timezone=timezone
+            ),
+        ),
+        Job(
+            name="weekly_digest",
+            run=send_weekly_digest,
+            trigger=CronTrigger(
+                day_of_week=DIGEST_DAY, hour=DIGEST_HOUR, minute=DIGEST_MINUTE, timezone=timezone
+            ),
+            per_community=True,
+            catch_up=dt.timedelta(hours=catch_up_hours),
+            plan=plan_weekly_digest,
         ),
     ]

@@ -15,12 +15,18 @@ from server.core.metrics import Metrics
 from server.core.middleware import metrics, request_context
 from server.core.redis import redis_context
 from server.core.routes import AUTHENTICATOR, RouteRegistry
+from server.digest import views as digest_views
 from server.needs import views as needs_views
 from server.open311 import views as open311_views
 from server.org import views as org_views
 from server.wechat.client import WeChatClient
 
-DOMAIN_ROUTES = (accounts_views.routes, org_views.routes, needs_views.routes)
+DOMAIN_ROUTES = (
+    accounts_views.routes,
+    org_views.routes,
+    needs_views.routes,
+    digest_views.routes,
+)
 
 
 async def _orm(app: web.Application) -> AsyncIterator[None]:

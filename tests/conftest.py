@@ -32,6 +32,7 @@ REDIS_URL = os.environ.get("DANGQUN_TEST_REDIS_URL", "")
 ON_POSTGRES = DATABASE_URL.startswith(("postgres://", "postgresql://"))
 
 TABLES = (
+    "job_run",
     "open311_submission",
     "open311_key",
     "submission_key",

@@ -17,6 +17,7 @@ MODEL_MODULES = [
     "server.needs.models",
     "server.notify.models",
     "server.open311.models",
+    "server.scheduling.models",
 ]
 MIGRATIONS_MODULE = "server.migrations"
 APP_LABEL = "models"
