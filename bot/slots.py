@@ -10,8 +10,6 @@ import datetime as dt
 
 from apscheduler.triggers.base import BaseTrigger
 
-# A run starts a little after its fire time (the loop was busy); never before it.
-FIRE_TOLERANCE = dt.timedelta(seconds=1)
 # Aligns interval triggers of every process on the same fire times (2026-01-05 was a Monday).
 INTERVAL_EPOCH = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
 MAX_FIRES_SCANNED = 100_000  # a window holding more fire times is a configuration mistake
@@ -37,7 +35,7 @@ def latest_fire_time(
     trigger: BaseTrigger, *, now: dt.datetime, window: dt.timedelta
 ) -> dt.datetime | None:
     """The last fire time of the trigger in ``(now - window, now]``, or ``None``."""
-    limit = now + FIRE_TOLERANCE
+    limit = now  # APScheduler starts a run at or after its fire time, never before
     fire = trigger.get_next_fire_time(None, now - window)
     latest = None
     for _ in range(MAX_FIRES_SCANNED):

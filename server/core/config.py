@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     job_lease_seconds: int = Field(default=600, ge=30, description="定时任务租约秒数 / job lease")
     # 周报补发: a bot down at Monday 08:30 still sends the digest if it starts within this window
     digest_catch_up_hours: int = Field(
-        default=6, ge=0, le=72, description="周报补发窗口（小时）/ digest catch-up window"
+        default=6, ge=0, le=168, description="周报补发窗口（小时）/ digest catch-up window"
     )
 
     @model_validator(mode="after")
