@@ -1,4 +1,4 @@
-"""Two real bot processes on PostgreSQL + Redis: every slot runs once, the digest is caught up once."""
+"""Two real bot processes on PostgreSQL + Redis: each slot runs once, the digest caught up once."""
 
 from __future__ import annotations
 
