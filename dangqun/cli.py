@@ -178,6 +178,10 @@ def cmd_bot_run_job(args: argparse.Namespace) -> None:
             slot = manual_slot_id(now)
             ctx = JobContext(redis=redis, worker_id=worker_id(), settings=settings, now=now)
             scopes = [args.community] if args.community is not None else None
+            if args.community is not None:
+                from server.org.service import community_place
+
+                await community_place(community_id=args.community)  # 404 before any run
             if args.dry_run:
                 if job.plan is None:
                     print(f"任务 {job.name} 不支持预演（--dry-run）", file=sys.stderr)

@@ -67,6 +67,9 @@ async def test_dry_run_prints_the_messages_and_writes_nothing(
     run = await JobRun.get(job="weekly_digest")
     assert run.status is RunStatus.DONE and run.slot.startswith("manual-")
 
+    code, _, err = await dangqun(settings, "bot", "run-job", "weekly_digest", "--community", "999")
+    assert code == 1 and "找不到该社区" in err
+    assert await JobRun.all().count() == 1  # a community that does not exist claims nothing
     code, _, err = await dangqun(settings, "bot", "run-job", "no_such_job")
     assert code == 2 and "weekly_digest" in err
     code, _, err = await dangqun(settings, "bot", "run-job", "need_sla_scan", "--community", cid)
