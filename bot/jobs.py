@@ -32,6 +32,8 @@ HEARTBEAT_KEY_PREFIX = "bot:heartbeat:"
 # 周报: Monday 08:30 local time, before the secretary's week starts
 DIGEST_DAY, DIGEST_HOUR, DIGEST_MINUTE = "mon", 8, 30
 DIGEST_CATCH_UP_HOURS = 6  # default of DANGQUN_DIGEST_CATCH_UP_HOURS
+# job_run keeps a row per slot (about 300 a day); older than this no catch-up window reaches
+JOB_RUN_KEEP_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,15 @@ async def send_weekly_digest(ctx: JobContext) -> str:
     return f"{week} 周报：写入 {len(messages)} 条待发消息"
 
 
+async def prune_job_runs(ctx: JobContext) -> str:
+    """Delete records of job runs that finished more than 90 days ago."""
+    from server.scheduling.service import prune_runs
+
+    now = ctx.now or utcnow()
+    count = await prune_runs(before=now - dt.timedelta(days=JOB_RUN_KEEP_DAYS))
+    return f"删除 {count} 条旧的任务运行记录"
+
+
 def all_jobs(timezone: str, *, catch_up_hours: int = DIGEST_CATCH_UP_HOURS) -> list[Job]:
     """Every job the bot runs, with its schedule."""
     return [
@@ -162,5 +173,10 @@ def all_jobs(timezone: str, *, catch_up_hours: int = DIGEST_CATCH_UP_HOURS) -> l
             per_community=True,
             catch_up=dt.timedelta(hours=catch_up_hours),
             plan=plan_weekly_digest,
+        ),
+        Job(
+            name="job_run_prune",
+            run=prune_job_runs,
+            trigger=CronTrigger(hour=3, minute=17, timezone=timezone),
         ),
     ]

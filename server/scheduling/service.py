@@ -99,3 +99,10 @@ async def recent_runs(*, job: str | None = None, limit: int = 20) -> list[JobRun
     """The latest runs, newest first (for admins and the CLI)."""
     query = JobRun.all() if job is None else JobRun.filter(job=job)
     return await query.order_by("-id").limit(limit)
+
+
+async def prune_runs(*, before: dt.datetime) -> int:
+    """Delete finished runs older than ``before`` (slots that old are never caught up again)."""
+    return await JobRun.filter(
+        status__in=[RunStatus.DONE, RunStatus.FAILED], finished_at__lt=before
+    ).delete()

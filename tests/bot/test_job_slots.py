@@ -178,3 +178,18 @@ async def test_manual_runs_go_through_the_guard_and_always_run(ctx: JobContext) 
     runs = await JobRun.filter(job="weekly_digest").order_by("id")
     assert [run.scope for run in runs] == [f"community:{town.community.id}"] * 2
     assert all(run.status is RunStatus.DONE and run.slot.startswith("manual-") for run in runs)
+
+
+async def test_old_run_records_are_pruned_but_recent_ones_kept(ctx: JobContext) -> None:
+    job = next(job for job in all_jobs(TZ) if job.name == "job_run_prune")
+    now = dt.datetime(2026, 6, 1, 19, 17, tzinfo=UTC)
+    for days, slot in ((100, "old"), (10, "recent")):
+        then = now - dt.timedelta(days=days)
+        claim = await claim_slot(
+            job="need_sla_scan", slot=slot, community_id=None, worker="a", now=then, lease=LEASE
+        )
+        assert claim is not None and await finish_slot(claim, now=then, result="完成")
+    outcome = await run_slot(job, ctx, slot=slot_id(now), clock=fixed(now))
+    assert outcome[0].result == "删除 1 条旧的任务运行记录"
+    slots = await JobRun.filter(job="need_sla_scan").values_list("slot", flat=True)
+    assert list(slots) == ["recent"]
