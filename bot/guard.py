@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tortoise.transactions import in_transaction
+
 from bot.jobs import Job, JobContext
 from bot.slots import latest_fire_time, slot_id
 from server.core.clock import utcnow
+from server.notify.models import OutboxMessage
 from server.org.models import Community
 from server.scheduling.service import claim_slot, finish_slot
 
@@ -25,6 +29,7 @@ log = logging.getLogger("dangqun.bot.guard")
 Clock = Callable[[], dt.datetime]
 # How late a scheduled run may start and still find its own fire time (APScheduler's grace).
 SCHEDULED_LOOKBACK = dt.timedelta(minutes=2)
+DRY_RUN_PAYLOAD_MAX = 300  # characters of a payload shown per row by run-job --dry-run
 
 
 @dataclass(frozen=True)
@@ -113,3 +118,46 @@ async def catch_up(jobs: list[Job], ctx: JobContext, clock: Clock = utcnow) -> l
             log.info("caught up %s slot %s in %d scope(s)", job.name, slot_id(fire), ran)
         outcomes.extend(done)
     return outcomes
+
+
+class _DryRunRollback(Exception):
+    """Raised to roll back a dry run's transaction."""
+
+
+def describe_outbox_row(
+    kind: str, recipient_id: int | None, community_id: int | None, payload: dict[str, object]
+) -> str:
+    """One outbox row as a Chinese line for ``run-job --dry-run``."""
+    who = f"接收人 #{recipient_id}" if recipient_id else f"社区 #{community_id}"
+    body = json.dumps(payload, ensure_ascii=False)
+    if len(body) > DRY_RUN_PAYLOAD_MAX:
+        body = body[:DRY_RUN_PAYLOAD_MAX] + "…"
+    return f"【{kind}】给 {who}：{body}"
+
+
+async def dry_run(job: Job, ctx: JobContext) -> list[str]:
+    """What one run would write to the outbox, as Chinese lines; nothing is kept.
+
+    Jobs with a ``plan`` only compute their messages. Others run inside a transaction that is
+    rolled back (their own transactions nest in it), and the outbox rows they wrote are listed.
+    """
+    if job.plan is not None:
+        return [message.describe() for message in await job.plan(ctx)]
+    lines: list[str] = []
+    try:
+        async with in_transaction() as connection:
+            last = await OutboxMessage.all().using_db(connection).order_by("-id").first()
+            await job.run(ctx)
+            rows = (
+                await OutboxMessage.filter(id__gt=last.id if last else 0)
+                .using_db(connection)
+                .order_by("id")
+            )
+            lines = [
+                describe_outbox_row(row.kind, row.recipient_id, row.community_id, row.payload)
+                for row in rows
+            ]
+            raise _DryRunRollback
+    except _DryRunRollback:
+        pass
+    return lines

@@ -154,7 +154,7 @@ def cmd_bot_jobs(args: argparse.Namespace) -> None:
 def cmd_bot_run_job(args: argparse.Namespace) -> None:
     import dataclasses
 
-    from bot.guard import community_ids, run_slot
+    from bot.guard import community_ids, dry_run, run_slot
     from bot.jobs import JobContext, all_jobs, worker_id
     from bot.slots import manual_slot_id
     from server.core import errors
@@ -183,17 +183,16 @@ def cmd_bot_run_job(args: argparse.Namespace) -> None:
 
                 await community_place(community_id=args.community)  # 404 before any run
             if args.dry_run:
-                if job.plan is None:
-                    print(f"任务 {job.name} 不支持预演（--dry-run）", file=sys.stderr)
-                    raise SystemExit(2)
                 total = 0
-                for community_id in scopes or await community_ids():
+                scoped = scopes or (await community_ids() if job.per_community else [None])
+                for community_id in scoped:
                     run_ctx = dataclasses.replace(ctx, slot=slot, community_id=community_id)
-                    messages = await job.plan(run_ctx)
-                    total += len(messages)
-                    print(f"== 社区 #{community_id}：将写入 {len(messages)} 条待发消息 ==")
-                    for message in messages:
-                        print(message.describe())
+                    lines = await dry_run(job, run_ctx)
+                    total += len(lines)
+                    where = f"社区 #{community_id}" if community_id is not None else "全局"
+                    print(f"== {where}：将写入 {len(lines)} 条待发消息 ==")
+                    for line in lines:
+                        print(line)
                 print(f"预演结束：共 {total} 条消息，未写入任何数据。", file=sys.stderr)
                 return
             for outcome in await run_slot(job, ctx, slot=slot, communities=scopes):

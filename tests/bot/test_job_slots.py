@@ -7,20 +7,22 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.guard import catch_up, run_slot
+from bot.guard import catch_up, dry_run, run_slot
 from bot.jobs import Job, JobContext, all_jobs
 from bot.slots import INTERVAL_EPOCH, latest_fire_time, manual_slot_id, slot_id, slot_time
 from server.accounts.models import Role
+from server.core.clock import utcnow
 from server.core.config import Settings
 from server.core.redis import make_redis
+from server.needs.models import Need, NeedEvent
 from server.notify.models import OutboxMessage
 from server.scheduling.models import JobRun, RunStatus
 from server.scheduling.service import claim_slot, finish_slot
-from tests.builders import add_person, build_town
+from tests.builders import add_person, auth, build_town, login
 from tests.digest.builders import fixed_week
 
 UTC = dt.UTC
@@ -193,3 +195,29 @@ async def test_old_run_records_are_pruned_but_recent_ones_kept(ctx: JobContext) 
     assert outcome[0].result == "删除 1 条旧的任务运行记录"
     slots = await JobRun.filter(job="need_sla_scan").values_list("slot", flat=True)
     assert list(slots) == ["recent"]
+
+
+async def test_dry_run_of_the_sla_scan_lists_its_messages_and_keeps_nothing(
+    ctx: JobContext, client: TestClient, mock_wechat: TestServer
+) -> None:
+    town = await build_town()
+    await add_person(town, "resident", Role.RESIDENT, household=town.households[0])
+    token = await login(client, mock_wechat, "test-resident")
+    response = await client.post(
+        "/api/v1/needs",
+        json={"category": "daily_life", "title": "水管漏水", "description": "厨房水管漏水"},
+        headers=auth(token),
+    )
+    assert response.status == 201
+    need_id = (await response.json())["need"]["id"]
+    long_ago = utcnow() - dt.timedelta(days=30)  # far past every limit: escalated to the street
+    await Need.filter(id=need_id).update(status_changed_at=long_ago, sla_due_at=long_ago)
+    before = await OutboxMessage.all().count()
+
+    job = next(job for job in all_jobs(TZ) if job.name == "need_sla_scan")
+    lines = await dry_run(job, ctx)
+    assert lines and all(line.startswith("【need_") for line in lines), lines
+    assert await OutboxMessage.all().count() == before
+    need = await Need.get(id=need_id)
+    assert need.escalation_level == 0
+    assert await NeedEvent.filter(need_id=need_id, action="escalate").count() == 0
