@@ -8,6 +8,8 @@ missed slot; a slot already done is never run again.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -22,7 +24,7 @@ from bot.slots import latest_fire_time, slot_id
 from server.core.clock import utcnow
 from server.notify.models import OutboxMessage
 from server.org.models import Community
-from server.scheduling.service import claim_slot, finish_slot
+from server.scheduling.service import Claim, claim_slot, finish_slot, renew_slot
 
 log = logging.getLogger("dangqun.bot.guard")
 
@@ -48,6 +50,21 @@ async def community_ids() -> list[int]:
     """Every community, for per-community jobs."""
     ids = await Community.all().order_by("id").values_list("id", flat=True)
     return [int(str(value)) for value in ids]
+
+
+async def keep_lease(claim: Claim, lease: dt.timedelta, clock: Clock) -> None:
+    """Renew the claim every third of its lease while the run lasts (a long run keeps its slot)."""
+    while True:
+        await asyncio.sleep(lease.total_seconds() / 3)
+        if not await renew_slot(claim, now=clock(), lease=lease):
+            log.warning("job %s slot %s: lease lost to another worker", claim.job, claim.slot)
+            return
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def run_slot(
@@ -80,8 +97,12 @@ async def run_slot(
             outcomes.append(SlotOutcome(job.name, slot, community_id, False))
             continue
         run_ctx = dataclasses.replace(ctx, slot=slot, community_id=community_id, now=clock())
+        renewing = asyncio.create_task(keep_lease(claim, lease, clock))
         try:
-            result = await job.run(run_ctx) or "完成"
+            try:
+                result = await job.run(run_ctx) or "完成"
+            finally:
+                await _stop(renewing)
         except Exception as exc:  # a failed run is recorded, the bot keeps going
             log.exception("job %s slot %s (%s) failed", job.name, slot, claim.scope or "全局")
             await finish_slot(claim, now=clock(), result=f"失败：{exc!r}", failed=True)

@@ -70,6 +70,14 @@ async def claim_slot(
     return Claim(run.id, job, slot, scope, community_id, worker, lease_until)
 
 
+async def renew_slot(claim: Claim, *, now: dt.datetime, lease: dt.timedelta) -> bool:
+    """Extend a running claim's lease; ``False`` when it was lost to another worker."""
+    updated = await JobRun.filter(
+        id=claim.run_id, worker=claim.worker, status=RunStatus.RUNNING
+    ).update(lease_until=now + lease)
+    return bool(updated)
+
+
 async def finish_slot(
     claim: Claim,
     *,

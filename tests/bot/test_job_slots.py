@@ -21,7 +21,7 @@ from server.core.redis import make_redis
 from server.needs.models import Need, NeedEvent
 from server.notify.models import OutboxMessage
 from server.scheduling.models import JobRun, RunStatus
-from server.scheduling.service import claim_slot, finish_slot
+from server.scheduling.service import claim_slot, finish_slot, renew_slot
 from tests.builders import add_person, auth, build_town, login
 from tests.digest.builders import fixed_week
 
@@ -98,6 +98,19 @@ async def test_a_slot_is_claimed_once_and_taken_over_after_its_lease(client: Tes
         2,
         "完成",
     )
+
+
+async def test_a_long_run_renews_its_lease_and_keeps_its_slot(client: TestClient) -> None:
+    t0 = dt.datetime(2026, 3, 9, 1, 0, tzinfo=UTC)
+    args = {"job": "weekly_digest", "slot": "2026-03-09T00:30:00Z", "community_id": 1}
+    claim = await claim_slot(**args, worker="bot-a", now=t0, lease=LEASE)  # type: ignore[arg-type]
+    assert claim is not None
+    assert await renew_slot(claim, now=t0 + LEASE * 0.9, lease=LEASE)
+    past_first_lease = t0 + LEASE + dt.timedelta(minutes=1)
+    assert await claim_slot(**args, worker="bot-b", now=past_first_lease, lease=LEASE) is None  # type: ignore[arg-type]
+    taken = await claim_slot(**args, worker="bot-b", now=t0 + LEASE * 2, lease=LEASE)  # type: ignore[arg-type]
+    assert taken is not None  # renewals stopped (bot-a died): taken over
+    assert not await renew_slot(claim, now=t0 + LEASE * 2, lease=LEASE)
 
 
 async def test_a_failed_run_is_recorded_and_may_run_again(ctx: JobContext) -> None:
