@@ -95,14 +95,6 @@ async def finish_slot(
     return bool(updated)
 
 
-async def done_slots(*, job: str, slots: list[str]) -> set[tuple[str, str]]:
-    """(slot, scope) pairs among these slots that ran to the end."""
-    rows = await JobRun.filter(job=job, slot__in=slots, status=RunStatus.DONE).values_list(
-        "slot", "scope"
-    )
-    return {(str(slot), str(scope)) for slot, scope in rows}
-
-
 async def recent_runs(*, job: str | None = None, limit: int = 20) -> list[JobRun]:
     """The latest runs, newest first (for admins and the CLI)."""
     query = JobRun.all() if job is None else JobRun.filter(job=job)
