@@ -15,8 +15,12 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from redis.asyncio import Redis
 
+from bot.slots import INTERVAL_EPOCH, slot_time
 from server.core.clock import utcnow
 from server.core.config import Settings
+from server.digest import service as digest
+from server.digest.service import PlannedMessage
+from server.digest.weeks import last_complete_week
 from server.needs import service as needs
 from server.points import boards as points_boards
 from server.points import service as points
@@ -34,6 +38,11 @@ HONOUR_BOARD_HOUR = 9  # 光荣榜 goes out at 09:00 on the 1st, when people rea
 # Checked each morning of the first week, so a bot that was down on the 1st catches up.
 HONOUR_BOARD_DAYS = "1-7"
 OUTBOX_DISPATCH_SECONDS = 3  # a notification leaves within seconds of its cause's commit
+# 周报: Monday 08:30 local time, before the secretary's week starts
+DIGEST_DAY, DIGEST_HOUR, DIGEST_MINUTE = "mon", 8, 30
+DIGEST_CATCH_UP_HOURS = 6  # default of DANGQUN_DIGEST_CATCH_UP_HOURS
+# job_run keeps a row per slot (about 300 a day); older than this no catch-up window reaches
+JOB_RUN_KEEP_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -43,13 +52,22 @@ class JobContext:
     redis: Redis
     worker_id: str
     settings: Settings
+    # set by the slot guard (bot/guard.py) for the run at hand
+    slot: str = ""
+    community_id: int | None = None
+    now: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
 class Job:
     name: str
-    run: Callable[[JobContext], Awaitable[None]]
+    run: Callable[[JobContext], Awaitable[str | None]]
     trigger: BaseTrigger
+    guarded: bool = True  # runs once per slot across bot processes (heartbeat: every process)
+    per_community: bool = False  # one claim (and one run) per community
+    catch_up: dt.timedelta | None = None  # a missed slot this recent runs when a bot starts
+    # the outbox rows a run would write, for run-job --dry-run (None: the job cannot preview)
+    plan: Callable[[JobContext], Awaitable[list[PlannedMessage]]] | None = None
 
     @property
     def description(self) -> str:
@@ -130,33 +148,100 @@ async def dispatch_outbox(ctx: JobContext) -> None:
         await dispatcher.drain()
 
 
-def all_jobs(timezone: str) -> list[Job]:
+def _digest_week(ctx: JobContext) -> tuple[str, str]:
+    """The week a digest run reports on, and the key that makes its messages unique.
+
+    A scheduled slot (Monday 08:30) reports on the week before it and keys its messages by that
+    week, so a catch-up or a takeover never sends a week twice; a manual run keys by its slot.
+    """
+    fired = slot_time(ctx.slot) if ctx.slot else (ctx.now or utcnow())
+    week = last_complete_week(fired, ctx.settings.timezone)
+    return week, (ctx.slot if ctx.slot.startswith("manual-") else "weekly")
+
+
+async def plan_weekly_digest(ctx: JobContext) -> list[PlannedMessage]:
+    """The outbox rows of one community's weekly digest (what run-job --dry-run prints)."""
+    if ctx.community_id is None:
+        raise ValueError("weekly_digest runs per community")
+    week, run_key = _digest_week(ctx)
+    return await digest.plan_weekly_digest(
+        community_id=ctx.community_id,
+        week=week,
+        timezone=ctx.settings.timezone,
+        public_url=ctx.settings.public_url,
+        now=ctx.now or utcnow(),
+        run_key=run_key,
+    )
+
+
+async def send_weekly_digest(ctx: JobContext) -> str:
+    """周报: last week's needs, timings, ratings, hours and grids to each community's secretary."""
+    messages = await plan_weekly_digest(ctx)
+    await digest.write_messages(messages)
+    week, _ = _digest_week(ctx)
+    return f"{week} 周报：写入 {len(messages)} 条待发消息"
+
+
+async def prune_job_runs(ctx: JobContext) -> str:
+    """Delete records of job runs that finished more than 90 days ago."""
+    from server.scheduling.service import prune_runs
+
+    now = ctx.now or utcnow()
+    count = await prune_runs(before=now - dt.timedelta(days=JOB_RUN_KEEP_DAYS))
+    return f"删除 {count} 条旧的任务运行记录"
+
+
+def all_jobs(timezone: str, *, catch_up_hours: int = DIGEST_CATCH_UP_HOURS) -> list[Job]:
     """Every job the bot runs, with its schedule."""
     return [
         Job(
             name="heartbeat",
             run=record_heartbeat,
             trigger=IntervalTrigger(seconds=HEARTBEAT_SECONDS, timezone=timezone),
+            guarded=False,
         ),
         Job(
             name="need_sla_scan",
             run=scan_need_sla,
-            trigger=IntervalTrigger(minutes=SLA_SCAN_MINUTES, timezone=timezone),
+            trigger=IntervalTrigger(
+                minutes=SLA_SCAN_MINUTES, start_date=INTERVAL_EPOCH, timezone=timezone
+            ),
         ),
         Job(
             name="need_auto_confirm",
             run=auto_confirm_needs,
-            trigger=IntervalTrigger(minutes=AUTO_CONFIRM_MINUTES, timezone=timezone),
+            trigger=IntervalTrigger(
+                minutes=AUTO_CONFIRM_MINUTES, start_date=INTERVAL_EPOCH, timezone=timezone
+            ),
+        ),
+        Job(
+            name="weekly_digest",
+            run=send_weekly_digest,
+            trigger=CronTrigger(
+                day_of_week=DIGEST_DAY, hour=DIGEST_HOUR, minute=DIGEST_MINUTE, timezone=timezone
+            ),
+            per_community=True,
+            catch_up=dt.timedelta(hours=catch_up_hours),
+            plan=plan_weekly_digest,
+        ),
+        Job(
+            name="job_run_prune",
+            run=prune_job_runs,
+            trigger=CronTrigger(hour=3, minute=17, timezone=timezone),
         ),
         Job(
             name="task_waves",
             run=run_task_waves,
-            trigger=IntervalTrigger(minutes=TASK_WAVES_MINUTES, timezone=timezone),
+            trigger=IntervalTrigger(
+                minutes=TASK_WAVES_MINUTES, start_date=INTERVAL_EPOCH, timezone=timezone
+            ),
         ),
         Job(
             name="points_board_sync",
             run=sync_points_boards,
-            trigger=IntervalTrigger(minutes=BOARD_SYNC_MINUTES, timezone=timezone),
+            trigger=IntervalTrigger(
+                minutes=BOARD_SYNC_MINUTES, start_date=INTERVAL_EPOCH, timezone=timezone
+            ),
         ),
         Job(
             name="honour_board_publish",
@@ -166,6 +251,10 @@ def all_jobs(timezone: str) -> list[Job]:
         Job(
             name="outbox_dispatch",
             run=dispatch_outbox,
-            trigger=IntervalTrigger(seconds=OUTBOX_DISPATCH_SECONDS, timezone=timezone),
+            trigger=IntervalTrigger(
+                seconds=OUTBOX_DISPATCH_SECONDS, start_date=INTERVAL_EPOCH, timezone=timezone
+            ),
+            # every bot process dispatches: SKIP LOCKED claims share the work, no slot guard
+            guarded=False,
         ),
     ]

@@ -140,20 +140,80 @@ def cmd_bot_run(args: argparse.Namespace) -> None:
 
 
 def cmd_bot_jobs(args: argparse.Namespace) -> None:
-    from apscheduler.triggers.base import BaseTrigger
-
     from bot.jobs import all_jobs
+    from bot.slots import schedule_text
 
     settings = _settings(args)
     import datetime as dt
     from zoneinfo import ZoneInfo
 
     now = dt.datetime.now(ZoneInfo(settings.timezone))
-    for job in all_jobs(settings.timezone):
-        trigger: BaseTrigger = job.trigger
-        next_run = trigger.get_next_fire_time(None, now)
+    print(f"时区 {settings.timezone}")
+    for job in all_jobs(settings.timezone, catch_up_hours=settings.digest_catch_up_hours):
+        next_run = job.trigger.get_next_fire_time(None, now)
         when = next_run.strftime("%Y-%m-%d %H:%M:%S") if next_run else "—"
-        print(f"{job.name:<20} 下次运行 {when}  {job.description}")
+        hours = job.catch_up.total_seconds() / 3600 if job.catch_up else 0
+        catch_up = f"（停机错过后 {hours:g} 小时内补跑）" if job.catch_up else ""
+        print(
+            f"{job.name:<20} {schedule_text(job.trigger):<10} 下次运行 {when}  "
+            f"{job.description}{catch_up}"
+        )
+
+
+def cmd_bot_run_job(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    from bot.guard import community_ids, dry_run, run_slot
+    from bot.jobs import JobContext, all_jobs, worker_id
+    from bot.slots import manual_slot_id
+    from server.core import errors
+    from server.core.clock import utcnow
+    from server.core.redis import redis_context
+
+    settings = _settings(args)
+    jobs = {job.name: job for job in all_jobs(settings.timezone)}
+    job = jobs.get(args.name)
+    if job is None or not job.guarded:
+        names = "、".join(name for name, job in jobs.items() if job.guarded)
+        print(f"没有可手动运行的任务 {args.name!r}；可选：{names}", file=sys.stderr)
+        raise SystemExit(2)
+    if args.community is not None and not job.per_community:
+        print(f"任务 {job.name} 不按社区运行，不能带 --community", file=sys.stderr)
+        raise SystemExit(2)
+
+    async def work() -> None:
+        async with redis_context(settings) as redis:
+            now = utcnow()
+            slot = manual_slot_id(now)
+            ctx = JobContext(redis=redis, worker_id=worker_id(), settings=settings, now=now)
+            scopes = [args.community] if args.community is not None else None
+            if args.community is not None:
+                from server.org.service import community_place
+
+                await community_place(community_id=args.community)  # 404 before any run
+            if args.dry_run:
+                total = 0
+                scoped = scopes or (await community_ids() if job.per_community else [None])
+                for community_id in scoped:
+                    run_ctx = dataclasses.replace(ctx, slot=slot, community_id=community_id)
+                    lines = await dry_run(job, run_ctx)
+                    total += len(lines)
+                    where = f"社区 #{community_id}" if community_id is not None else "全局"
+                    print(f"== {where}：将写入 {len(lines)} 条待发消息 ==")
+                    for line in lines:
+                        print(line)
+                print(f"预演结束：共 {total} 条消息，未写入任何数据。", file=sys.stderr)
+                return
+            for outcome in await run_slot(job, ctx, slot=slot, communities=scopes):
+                scope = f"社区 #{outcome.community_id}" if outcome.community_id else "全局"
+                state = "失败" if outcome.failed else ("已运行" if outcome.ran else "已跳过")
+                print(f"{job.name} {slot} {scope}：{state} {outcome.result}".rstrip())
+
+    try:
+        asyncio.run(_with_orm(settings, work))
+    except errors.DomainError as exc:
+        print(exc.message, file=sys.stderr)
+        raise SystemExit(1) from exc
 
 
 def cmd_mock_wechat(args: argparse.Namespace) -> None:
@@ -456,6 +516,15 @@ def build_parser() -> argparse.ArgumentParser:
     bot_sub.add_parser("jobs", help="列出每个定时任务和下次运行时间").set_defaults(
         handler=cmd_bot_jobs
     )
+    run_job = bot_sub.add_parser(
+        "run-job",
+        help="立即运行一个定时任务（经同一个防重复机制，手动批次号）",
+        description="立即运行一个定时任务；--dry-run 只打印将写入的待发消息，不写入任何数据",
+    )
+    run_job.add_argument("name", metavar="NAME", help="任务名，见 dangqun bot jobs")
+    run_job.add_argument("--community", type=int, help="只为这个社区运行（按社区的任务）")
+    run_job.add_argument("--dry-run", action="store_true", help="预演：打印将发送的内容，不写入")
+    run_job.set_defaults(handler=cmd_bot_run_job)
 
     mock = add(
         "mock-wechat", cmd_mock_wechat, "单独运行模拟微信/企业微信平台（含手机端页面和消息检查器）"

@@ -15,6 +15,7 @@ from server.core.metrics import Metrics
 from server.core.middleware import metrics, request_context
 from server.core.redis import redis_context
 from server.core.routes import AUTHENTICATOR, RouteRegistry
+from server.digest import views as digest_views
 from server.needs import views as needs_views
 from server.notify import views as notify_views
 from server.open311 import views as open311_views
@@ -32,6 +33,7 @@ DOMAIN_ROUTES = (
     passbook_views.routes,
     points_views.routes,
     notify_views.routes,
+    digest_views.routes,
 )
 
 

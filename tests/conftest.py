@@ -49,6 +49,7 @@ TABLES = (
     "subscribe_consent",
     "wecom_user",
     "community_robot",
+    "job_run",
     "open311_submission",
     "open311_key",
     "submission_key",

@@ -95,6 +95,13 @@ class Settings(BaseSettings):
         }
     )
 
+    # 定时任务 scheduled jobs: a run holds its slot this long; a crashed run is taken over after
+    job_lease_seconds: int = Field(default=600, ge=30, description="定时任务租约秒数 / job lease")
+    # 周报补发: a bot down at Monday 08:30 still sends the digest if it starts within this window
+    digest_catch_up_hours: int = Field(
+        default=6, ge=0, le=168, description="周报补发窗口（小时）/ digest catch-up window"
+    )
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> Self:
         if not self.database_url:

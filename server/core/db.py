@@ -20,6 +20,7 @@ MODEL_MODULES = [
     "server.tasks.models",
     "server.passbook.models",
     "server.points.models",
+    "server.scheduling.models",
 ]
 MIGRATIONS_MODULE = "server.migrations"
 APP_LABEL = "models"

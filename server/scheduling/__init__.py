@@ -1,0 +1,1 @@
+"""Durable records of scheduled job runs: each slot of each job runs once across bot processes."""
