@@ -163,6 +163,11 @@ async def change_status(
         dedupe_key=f"need:{need.id}:v{need.version}",
         using_db=connection,
     )
+    if target is NeedStatus.CONFIRMED:
+        # 共评 done: the volunteers' hours go to their time passbooks, in this same transaction
+        from server.tasks.service import credit_confirmed_need  # tasks builds on needs
+
+        await credit_confirmed_need(need, connection=connection)
     return need
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Count, Max, Sum
@@ -32,6 +33,8 @@ from server.needs.service import URGENCY_TO_NOTIFY, actors_of, change_status, ne
 from server.notify.models import Urgency
 from server.notify.service import enqueue
 from server.org.models import Community
+from server.passbook.models import HoursClaim
+from server.passbook.service import credit_pending_hours
 from server.tasks.hours import is_valid_hours, service_hours
 from server.tasks.models import (
     INVITATION_LABELS,
@@ -835,6 +838,12 @@ async def edit_hours(*, principal: Principal, task_id: int, hours: float, reason
         task = await Task.get(id=task_id, using_db=connection)
         if task.status is not TaskStatus.DONE:
             raise _state_conflict(task, "修改时长")
+        if (
+            await HoursClaim.filter(source_kind="task", source_id=task.id)
+            .using_db(connection)
+            .exists()
+        ):
+            raise HoursAlreadyCredited()
         before = task.hours
         task.hours, task.hours_edited_by_id, task.hours_edited_at = hours, principal.person_id, now
         await task.save(
@@ -946,6 +955,30 @@ async def need_task(*, principal: Principal, need_id: int) -> TaskView:
     if task is None:
         raise errors.NotFound("这条需求还没有志愿者接单")
     return await task_detail(principal=principal, task_id=task.id)
+
+
+class HoursAlreadyCredited(errors.Conflict):
+    code = "hours_already_credited"
+    default_message = "需求已确认，时长已记入时间存折，不能再修改（可在待审核列表中驳回）"
+
+
+async def credit_confirmed_need(need: Need, *, connection: BaseDBAsyncClient) -> int:
+    """When the resident confirms (or the system auto-confirms) a need, its finished tasks' hours
+    go to the volunteers' time passbooks as pending (idempotent per task); returns how many."""
+    done = await Task.filter(need_id=need.id, status=TaskStatus.DONE, hours__gt=0).using_db(
+        connection
+    )
+    for task in done:
+        await credit_pending_hours(
+            volunteer_id=task.volunteer_id,
+            community_id=need.community_id,
+            hours=Decimal(str(task.hours)),
+            source_kind="task",
+            source_id=task.id,
+            rating=need.rating,
+            connection=connection,
+        )
+    return len(done)
 
 
 # ---------------------------------------------------------------------------------------------

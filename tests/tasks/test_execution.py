@@ -269,3 +269,43 @@ async def test_volunteer_stats_come_from_the_task_tables(client: TestClient, wor
     assert v1.last_task_at is not None and v1.last_task_at > utcnow() - dt.timedelta(minutes=5)
     assert (v2.invitations_declined, v2.active_tasks, v2.last_task_at) == (1, 0, None)
     assert v5 == service.VolunteerStats()
+
+
+async def test_confirming_the_need_credits_the_hours_to_the_passbook_once(
+    client: TestClient, world: World
+) -> None:
+    from server.passbook.models import ClaimStatus, HoursClaim
+    from server.passbook.reconcile import reconcile
+
+    need_id, task_id = await _assigned(client, world)
+    await _post(client, world, "v1", f"/api/v1/tasks/{task_id}/check-in", NEAR)
+    await Task.filter(id=task_id).update(checkin_at=utcnow() - dt.timedelta(minutes=90))
+    await _post(client, world, "v1", f"/api/v1/tasks/{task_id}/check-out", NEAR)
+    assert not await HoursClaim.exists()  # done, but the resident has not confirmed yet
+
+    status, body = await _post(
+        client,
+        world,
+        "resident",
+        f"/api/v1/needs/{need_id}/confirm",
+        {"rating": 5, "comment": "好"},
+    )
+    assert status == 200, body
+    claim = await HoursClaim.get(source_kind="task", source_id=task_id)
+    assert (claim.person_id, claim.community_id, claim.status) == (
+        world.ids["v1"],
+        world.town.community.id,
+        ClaimStatus.PENDING,
+    )
+    assert float(claim.hours) == 1.5
+    assert (await reconcile(community_id=world.town.community.id)).ok
+
+    # the hours are in the passbook now: the secretary rejects the claim instead of editing
+    response = await client.patch(
+        f"/api/v1/tasks/{task_id}/hours",
+        json={"hours": 3.0, "reason": "补录"},
+        headers=world.h("secretary"),
+    )
+    assert response.status == 409
+    assert (await response.json())["error"]["code"] == "hours_already_credited"
+    assert await HoursClaim.filter(source_kind="task").count() == 1
