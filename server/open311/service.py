@@ -38,12 +38,21 @@ def hash_key(key: str) -> str:
 # --- keys ---------------------------------------------------------------------------------
 
 
+def new_key() -> str:
+    """A random key that starts with a letter or digit (a leading ``-`` reads as an option in
+    shells and command lines such as ``dangqun open311-key revoke KEY``)."""
+    while True:
+        key = secrets.token_urlsafe(KEY_BYTES)
+        if key[0].isalnum():
+            return key
+
+
 async def create_key(*, street_code: str, name: str = "", key: str | None = None) -> str:
     """A new key for the street's communities; returns the key itself (only its hash is kept)."""
     street = await Street.get_or_none(code=street_code)
     if street is None:
         raise NotFound(f"找不到街道：{street_code}")
-    key = key or secrets.token_urlsafe(KEY_BYTES)
+    key = key or new_key()
     await Open311Key.create(
         street=street, key_hash=hash_key(key), key_prefix=key[:8], name=name.strip()[:64]
     )

@@ -557,3 +557,11 @@ def test_key_command_creates_lists_and_revokes(tmp_path: Path) -> None:
     assert "已停用" in dangqun("open311-key", "list").stdout
     missing = dangqun("open311-key", "create", "--street", "nowhere", check=False)
     assert missing.returncode == 1 and "nowhere" in missing.stderr
+
+
+def test_generated_keys_never_start_like_an_option() -> None:
+    from server.open311.service import new_key
+
+    keys = [new_key() for _ in range(500)]
+    assert all(key[0].isalnum() for key in keys)
+    assert len(set(keys)) == 500
