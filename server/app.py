@@ -14,13 +14,17 @@ from server.core.db import orm_context
 from server.core.metrics import Metrics
 from server.core.middleware import metrics, request_context
 from server.core.redis import redis_context
-from server.core.routes import AUTHENTICATOR, RouteRegistry
+from server.core.routes import AUTHENTICATOR, ApiRoutes, RouteRegistry
+from server.matching import service as matching_service
+from server.matching import views as matching_views
 from server.needs import views as needs_views
 from server.open311 import views as open311_views
 from server.org import views as org_views
+from server.volunteers import views as volunteers_views
 from server.wechat.client import WeChatClient
 
-DOMAIN_ROUTES = (accounts_views.routes, org_views.routes, needs_views.routes)
+DOMAIN_ROUTES: tuple[ApiRoutes, ...] = (accounts_views.routes, org_views.routes, needs_views.routes)
+DOMAIN_ROUTES += (volunteers_views.routes, matching_views.routes)
 
 
 async def _orm(app: web.Application) -> AsyncIterator[None]:
@@ -49,6 +53,13 @@ async def _http_and_wechat(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _matching_indexes(app: web.Application) -> AsyncIterator[None]:
+    """Volunteer indexes are per process: start empty, stop their background rebuilds."""
+    matching_service.reset_indexes()
+    yield
+    matching_service.reset_indexes()
+
+
 def create_app(settings: Settings) -> web.Application:
     """Build the API application for these settings."""
     settings.check_production_ready()
@@ -60,6 +71,7 @@ def create_app(settings: Settings) -> web.Application:
     app[appkeys.ROUTES] = RouteRegistry()
     app[AUTHENTICATOR] = accounts_views.authenticate_request
     app.cleanup_ctx.extend([_orm, _redis, _http_and_wechat])
+    app.cleanup_ctx.append(_matching_indexes)
     health.add_routes(app)
     for routes in DOMAIN_ROUTES:
         app[appkeys.ROUTES].include(app, routes)

@@ -26,6 +26,9 @@ class Action(StrEnum):
     APPROVE_HOURS = "approve_hours"
     MANAGE_PROJECTS = "manage_projects"  # 为民实事: owners, monthly progress
     VIEW_STREET = "view_street"
+    VIEW_VOLUNTEERS = "view_volunteers"  # a community's volunteer profiles
+    VIEW_CANDIDATES = "view_candidates"  # ranked volunteers for a need, with the reasons
+    MANAGE_MATCHING = "manage_matching"  # skill tags, matching weights, party-first categories
 
 
 STAFF = frozenset({Role.GRID_MEMBER, Role.SECRETARY, Role.STREET_ADMIN})
@@ -43,6 +46,9 @@ RULES: dict[Action, frozenset[Role]] = {
     Action.APPROVE_HOURS: LEADERS,
     Action.MANAGE_PROJECTS: LEADERS,
     Action.VIEW_STREET: frozenset({Role.STREET_ADMIN}),
+    Action.VIEW_VOLUNTEERS: STAFF,
+    Action.VIEW_CANDIDATES: STAFF,
+    Action.MANAGE_MATCHING: LEADERS,
 }
 
 

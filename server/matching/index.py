@@ -119,6 +119,21 @@ class IndexStats:
 class VolunteerIndex:
     """The volunteers of one community as columns (see the module docstring)."""
 
+    person_id: np.ndarray
+    alive: np.ndarray
+    lat: np.ndarray  # NaN: no home given
+    lng: np.ndarray
+    radius: np.ndarray
+    skills: np.ndarray  # bit i set: has the skill of skill_bit == i
+    slots: np.ndarray  # (rows, WORDS) week masks
+    slot_any: np.ndarray
+    active: np.ndarray
+    max_tasks: np.ndarray
+    reliability: np.ndarray  # scoring.reliability_value
+    recent_load: np.ndarray
+    recent_hours: np.ndarray  # recent_load_at in hours since 1970
+    party: np.ndarray
+
     def __init__(self, community_id: int, capacity: int = INITIAL_CAPACITY) -> None:
         self.community_id = community_id
         self.size = 0
@@ -196,7 +211,9 @@ class VolunteerIndex:
 
     def stats(self) -> IndexStats:
         arrays = [value for value in vars(self).values() if isinstance(value, np.ndarray)]
-        return IndexStats(rows=int(self.alive[: self.size].sum()), nbytes=sum(a.nbytes for a in arrays))
+        return IndexStats(
+            rows=int(self.alive[: self.size].sum()), nbytes=sum(a.nbytes for a in arrays)
+        )
 
     # --- ranking ---------------------------------------------------------------------------
 

@@ -201,7 +201,7 @@ def skill_relevance(
         relevance[skill] = CATEGORY_RELEVANCE
         reasons[skill] = "同类需求常用"
     for skill in dict.fromkeys([*SKILL_KEYWORDS, *skills]):
-        keywords = SKILL_KEYWORDS.get(skill, ()) + (skill,)
+        keywords = (*SKILL_KEYWORDS.get(skill, ()), skill)
         found = next((word for word in keywords if word in text), None)
         if found is not None:
             relevance[skill] = KEYWORD_RELEVANCE
