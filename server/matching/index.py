@@ -31,8 +31,8 @@ from server.matching.scoring import (
 
 WORDS = math.ceil(scoring.WEEK_UNITS / 64)  # 6 words of 64 bits hold the 336 half hours
 SKILL_BITS = 64  # skill names beyond the first 64 seen are scored only by the exact pass
-EXACT_MARGIN = 10
-TIE_EPSILON = 1e-9  # totals closer than this are ties (numpy and Python may differ in the last bit)  # rows re-scored exactly beyond the limit, so float ties cannot drop one
+EXACT_MARGIN = 10  # rows re-scored exactly beyond the limit, so float ties cannot drop one
+TIE_EPSILON = 1e-9  # closer totals are ties (numpy and Python may differ in the last bit)
 INITIAL_CAPACITY = 64
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
