@@ -90,3 +90,9 @@ def check_community_skills(skills: Sequence[str]) -> list[str]:
     if len(set(cleaned)) != len(cleaned):
         raise _fail("skills", "技能标签有重复")
     return cleaned
+
+
+def check_home(lat: float | None, lng: float | None) -> None:
+    """A home is both coordinates or neither."""
+    if (lat is None) != (lng is None):
+        raise _fail("home_lng" if lng is None else "home_lat", "home_lat 和 home_lng 必须同时填写")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from server.core.schemas import Input, Output
 from server.volunteers.rules import MAX_TASKS_LIMIT, RADIUS_MAX_M, RADIUS_MIN_M
@@ -36,12 +36,6 @@ class ProfileIn(Input):
     max_concurrent_tasks: int = Field(default=2, ge=1, le=MAX_TASKS_LIMIT)
     phone_visible: bool = False
     is_party_member: bool = False
-
-    @model_validator(mode="after")
-    def _both_or_neither(self) -> ProfileIn:
-        if (self.home_lat is None) != (self.home_lng is None):
-            raise ValueError("home_lat 和 home_lng 必须同时填写")
-        return self
 
 
 class TrackRecordOut(BaseModel):

@@ -109,6 +109,7 @@ async def update_my_profile(*, principal: Principal, body: ProfileIn) -> Profile
     wanted = body.community_id or (existing.community_id if existing else None)
     community_id = _volunteer_community(principal, wanted)
     settings = await matching_settings(community_id=community_id)
+    rules.check_home(body.home_lat, body.home_lng)
     skills = rules.check_skills(body.skills, settings.skills)
     slots = rules.check_slots([rules.Slot(s.weekday, s.start, s.end) for s in body.availability])
     values = {

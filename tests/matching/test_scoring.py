@@ -58,8 +58,20 @@ def factor(name: str, n: NeedFeatures, v: VolunteerFeatures) -> scoring.FactorSc
         ("best of several", need(), ("代买代办", "水电维修"), 1.0, "水电维修"),
         ("no relevant skill", need(), ("文艺活动",), 0.0, "不具备相关技能"),
         ("no skills", need(), (), 0.0, "需要：水电维修"),
-        ("need names no skill", need(category="other", title="其他", description="咨询"), (), 0.5, "未指明"),
-        ("skill name itself", need(category="other", title="想学书法", description="x"), ("文艺活动",), 1.0, "书法"),
+        (
+            "need names no skill",
+            need(category="other", title="其他", description="咨询"),
+            (),
+            0.5,
+            "未指明",
+        ),
+        (
+            "skill name itself",
+            need(category="other", title="想学书法", description="x"),
+            ("文艺活动",),
+            1.0,
+            "书法",
+        ),
     ],
 )
 def test_skill_fit(
@@ -158,7 +170,10 @@ def test_window_mask(start: dt.datetime | None, end: dt.datetime | None, units: 
 
 
 def test_no_window_is_neutral() -> None:
-    assert factor("availability", need(preferred_start=None, preferred_end=None), VOLUNTEER).value == 0.5
+    assert (
+        factor("availability", need(preferred_start=None, preferred_end=None), VOLUNTEER).value
+        == 0.5
+    )
 
 
 @pytest.mark.parametrize(
