@@ -131,15 +131,19 @@ class VolunteerIndex:
     max_tasks: np.ndarray
     reliability: np.ndarray  # scoring.reliability_value
     recent_load: np.ndarray
-    recent_hours: np.ndarray  # recent_load_at in hours since 1970
+    recent_hours: np.ndarray  # recent_load_at in hours since 1970 (NaN: never)
     party: np.ndarray
+    record: np.ndarray  # (rows, 6): accepted, declined, completed, abandoned, rating sum, count
 
     def __init__(self, community_id: int, capacity: int = INITIAL_CAPACITY) -> None:
         self.community_id = community_id
         self.size = 0
         self.row_of: dict[int, int] = {}
         self.skill_bit: dict[str, int] = {}
-        self.features: list[VolunteerFeatures | None] = []
+        self.skill_names: list[str] = []  # bit -> name
+        self.extra_skills: dict[int, tuple[str, ...]] = {}  # row -> skills beyond the 64 bits
+        # Only numpy columns and a few dicts: 100,000 small Python objects would make every
+        # full garbage collection of the process walk them (pauses of 100 ms and more).
         self._allocate(max(capacity, 1))
 
     def _allocate(self, capacity: int) -> None:
@@ -162,8 +166,9 @@ class VolunteerIndex:
         grow("max_tasks", (capacity,), np.int32, 0)
         grow("reliability", (capacity,), np.float64, 0.0)
         grow("recent_load", (capacity,), np.float64, 0.0)
-        grow("recent_hours", (capacity,), np.float64, 0.0)
+        grow("recent_hours", (capacity,), np.float64, np.nan)
         grow("party", (capacity,), np.bool_, False)
+        grow("record", (capacity, 6), np.int32, 0)
         self.capacity = capacity
 
     # --- writing -------------------------------------------------------------------------
@@ -177,8 +182,6 @@ class VolunteerIndex:
             row = self.size
             self.size += 1
             self.row_of[features.person_id] = row
-            self.features.append(None)
-        self.features[row] = features
         self.person_id[row] = features.person_id
         self.alive[row] = True
         has_home = features.lat is not None and features.lng is not None
@@ -186,13 +189,21 @@ class VolunteerIndex:
         self.lng[row] = features.lng if has_home else np.nan
         self.radius[row] = features.radius_m
         bits = 0
+        extra = []
         for skill in features.skills:
             bit = self.skill_bit.get(skill)
             if bit is None and len(self.skill_bit) < SKILL_BITS:
                 bit = self.skill_bit[skill] = len(self.skill_bit)
-            if bit is not None:
+                self.skill_names.append(skill)
+            if bit is None:
+                extra.append(skill)
+            else:
                 bits |= 1 << bit
         self.skills[row] = bits
+        if extra:
+            self.extra_skills[row] = tuple(extra)
+        else:
+            self.extra_skills.pop(row, None)
         self.slots[row] = mask_words(features.slot_mask)
         self.slot_any[row] = features.slot_mask != 0
         self.active[row] = features.active_tasks
@@ -200,8 +211,45 @@ class VolunteerIndex:
         self.reliability[row] = scoring.reliability_value(features)
         load_at = features.recent_load_at
         self.recent_load[row] = features.recent_load if load_at is not None else 0.0
-        self.recent_hours[row] = _hours(load_at) if load_at is not None else 0.0
+        self.recent_hours[row] = _hours(load_at) if load_at is not None else np.nan
         self.party[row] = features.party_member
+        self.record[row] = (
+            features.accepted,
+            features.declined,
+            features.completed,
+            features.abandoned,
+            features.rating_sum,
+            features.rating_count,
+        )
+
+    def features(self, row: int) -> VolunteerFeatures:
+        """The row as scoring features again (for the exact pass over the few best rows)."""
+        bits = int(self.skills[row])
+        skills = tuple(name for bit, name in enumerate(self.skill_names) if bits >> bit & 1)
+        hours = float(self.recent_hours[row])
+        accepted, declined, completed, abandoned, rating_sum, rating_count = (
+            int(value) for value in self.record[row]
+        )
+        has_home = not math.isnan(self.lat[row])
+        return VolunteerFeatures(
+            person_id=int(self.person_id[row]),
+            skills=skills + self.extra_skills.get(row, ()),
+            lat=float(self.lat[row]) if has_home else None,
+            lng=float(self.lng[row]) if has_home else None,
+            radius_m=float(self.radius[row]),
+            slot_mask=sum(int(word) << (64 * i) for i, word in enumerate(self.slots[row])),
+            active_tasks=int(self.active[row]),
+            max_tasks=int(self.max_tasks[row]),
+            accepted=accepted,
+            declined=declined,
+            completed=completed,
+            abandoned=abandoned,
+            rating_sum=rating_sum,
+            rating_count=rating_count,
+            recent_load=float(self.recent_load[row]),
+            recent_load_at=None if math.isnan(hours) else EPOCH + dt.timedelta(hours=hours),
+            party_member=bool(self.party[row]),
+        )
 
     def remove(self, person_id: int) -> None:
         """Drop the volunteer (their row stays, marked dead)."""
@@ -251,7 +299,8 @@ class VolunteerIndex:
         values["reliability"] = self.reliability[rows]
         age = np.maximum(0.0, _hours(now) - self.recent_hours[rows])
         load = self.recent_load[rows] * 0.5 ** (age / scoring.LOAD_HALF_LIFE_HOURS)
-        values["fairness"] = 1.0 / (1.0 + np.where(self.recent_load[rows] > 0, load, 0.0))
+        known = (self.recent_load[rows] > 0) & ~np.isnan(self.recent_hours[rows])
+        values["fairness"] = 1.0 / (1.0 + np.where(known, load, 0.0))
         values["party"] = self.party[rows].astype(np.float64) if need.party_first else 0.0
         return values
 
@@ -312,9 +361,7 @@ class VolunteerIndex:
         )
         scores = []
         for row in rows:
-            features = self.features[row]
-            assert features is not None
-            score = scoring.score_candidate(need, features, weights=weights, now=now)
+            score = scoring.score_candidate(need, self.features(row), weights=weights, now=now)
             if score.eligible:
                 scores.append(score)
         scores.sort(key=lambda s: (-s.total, s.person_id))

@@ -289,8 +289,8 @@ def slot_mask(slots: Iterable[Mapping[str, object]]) -> int:
         weekday = int(slot["weekday"])  # type: ignore[call-overload]
         start = _minutes(str(slot["start"])) // UNIT_MINUTES
         end = -(-_minutes(str(slot["end"])) // UNIT_MINUTES)  # "24:00" ends the day
-        for unit in range(start, end):
-            mask |= 1 << (weekday * UNITS_PER_DAY + unit)
+        if end > start:
+            mask |= ((1 << (end - start)) - 1) << (weekday * UNITS_PER_DAY + start)
     return mask
 
 

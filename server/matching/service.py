@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from server.accounts.models import Person
@@ -41,8 +42,10 @@ from server.volunteers.service import MatchingSettings, matching_settings
 
 log = logging.getLogger(__name__)
 
-BUILD_PAGE = 1000  # rows converted between two yields to the event loop (about 5 ms of work)
-POLL_OVERLAP = dt.timedelta(seconds=30)  # re-read this far back: late commits, clock skew
+BUILD_PAGE = 200  # rows read and converted between two yields to the event loop (~10 ms)
+# Re-read this far back: a change stamped just before the last look may commit just after it,
+# and API processes' clocks differ a little. Longer means re-reading more rows on every look.
+POLL_OVERLAP = dt.timedelta(seconds=2)
 REBUILD_SECONDS = 600.0
 # A need in these states has nobody to match any more (or not yet).
 NOT_MATCHABLE = frozenset(
@@ -88,33 +91,39 @@ def reset_indexes() -> None:
     _cache.locks.clear()
 
 
+async def _pages(query: QuerySet[VolunteerProfile], page: int) -> AsyncIterator[list[tuple]]:
+    """``values_list`` rows of the query in pages by id, yielding to the event loop between."""
+    last_id = 0
+    while True:
+        rows = await query.filter(id__gt=last_id).order_by("id").limit(page).values_list(
+            "id", *COLUMNS
+        )
+        if rows:
+            yield [row[1:] for row in rows]
+        if len(rows) < page:
+            return
+        last_id = rows[-1][0]
+        await asyncio.sleep(0)  # let requests in between pages
+
+
 async def build_index(community_id: int, *, page: int = BUILD_PAGE) -> VolunteerIndex:
     """A fresh index of the community's volunteers, read in pages of ``page`` rows."""
     index = VolunteerIndex(community_id)
-    last_id = 0
-    while True:
-        rows = (
-            await VolunteerProfile.filter(community_id=community_id, id__gt=last_id)
-            .order_by("id")
-            .limit(page)
-            .values_list("id", *COLUMNS)
-        )
+    async for rows in _pages(VolunteerProfile.filter(community_id=community_id), page):
         for row in rows:
-            index.upsert(features_from_row(row[1:]))
-        if len(rows) < page:
-            return index
-        last_id = rows[-1][0]
-        await asyncio.sleep(0)  # let requests in between pages
+            index.upsert(features_from_row(row))
+    return index
 
 
 async def _patch(entry: _Entry, community_id: int) -> None:
     """Re-read the profiles updated since the last look."""
     now = utcnow()
-    rows = await VolunteerProfile.filter(
+    changed = VolunteerProfile.filter(
         community_id=community_id, updated_at__gte=entry.synced_at - POLL_OVERLAP
-    ).values_list(*COLUMNS)
-    for row in rows:
-        entry.index.upsert(features_from_row(row))
+    )
+    async for rows in _pages(changed, BUILD_PAGE):
+        for row in rows:
+            entry.index.upsert(features_from_row(row))
     entry.synced_at = now
 
 

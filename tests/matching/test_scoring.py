@@ -335,7 +335,9 @@ def test_index_ranks_exactly_as_the_reference() -> None:
             limit=limit,
         )
         got = index.rank(n, weights=weights, now=NOW, limit=limit, exclude=exclude)
-        assert [(s.person_id, s.total) for s in got] == [(s.person_id, s.total) for s in expected]
+        assert [s.person_id for s in got] == [s.person_id for s in expected]
+        # the index keeps times as hours since 1970: the fairness decay may differ in the 12th digit
+        assert [s.total for s in got] == pytest.approx([s.total for s in expected], abs=1e-9)
 
 
 def test_index_upsert_replaces_and_remove_drops() -> None:
