@@ -110,9 +110,7 @@ async def timed(action: Callable[[], Awaitable[T]]) -> tuple[T, float]:
 
 def volunteer_row(rng: random.Random, centres: list[tuple[float, float]]) -> dict:
     north, east = rng.choice(centres)
-    lat, lng = offset(
-        north + rng.gauss(0, CLUSTER_SPREAD_M), east + rng.gauss(0, CLUSTER_SPREAD_M)
-    )
+    lat, lng = offset(north + rng.gauss(0, CLUSTER_SPREAD_M), east + rng.gauss(0, CLUSTER_SPREAD_M))
     slots = set()
     for weekdays, times in rng.sample(HABITS, rng.randint(1, 2)):
         start, end = rng.choice(times)
@@ -142,7 +140,12 @@ def volunteer_row(rng: random.Random, centres: list[tuple[float, float]]) -> dic
 async def populate(volunteer_count: int, rng: random.Random) -> tuple[Community, Grid]:
     street = await Street.create(name="基准街道", code="bench-street")
     community = await Community.create(
-        street=street, name="基准社区", code="bench", join_code="BENCH1", lat=CENTRE[0], lng=CENTRE[1]
+        street=street,
+        name="基准社区",
+        code="bench",
+        join_code="BENCH1",
+        lat=CENTRE[0],
+        lng=CENTRE[1],
     )
     grid = await Grid.create(
         community=community, level=GridLevel.COMMUNITY, name="基准网格", path="/1/"
@@ -168,7 +171,9 @@ async def populate(volunteer_count: int, rng: random.Random) -> tuple[Community,
             await VolunteerProfile.bulk_create(
                 [
                     VolunteerProfile(
-                        person_id=person_id, community_id=community.id, **volunteer_row(rng, centres)
+                        person_id=person_id,
+                        community_id=community.id,
+                        **volunteer_row(rng, centres),
                     )
                     for person_id in ids
                 ]
@@ -189,7 +194,9 @@ def random_need_fields(rng: random.Random, index_lat: list[float], index_lng: li
         "lat": index_lat[row] + rng.gauss(0, 0.003) if has_place else None,
         "lng": index_lng[row] + rng.gauss(0, 0.003) if has_place else None,
         "preferred_start": start if rng.random() < 0.8 else None,
-        "preferred_end": start + dt.timedelta(hours=rng.choice((1, 2, 4))) if rng.random() < 0.5 else None,
+        "preferred_end": start + dt.timedelta(hours=rng.choice((1, 2, 4)))
+        if rng.random() < 0.5
+        else None,
     }
 
 

@@ -31,7 +31,7 @@ from server.matching.scoring import (
 
 WORDS = math.ceil(scoring.WEEK_UNITS / 64)  # 6 words of 64 bits hold the 336 half hours
 SKILL_BITS = 64  # skill names beyond the first 64 seen are scored only by the exact pass
-EXACT_MARGIN = 10  # rows re-scored exactly beyond the limit, so float ties cannot drop one
+EXACT_MARGIN = 3  # rows re-scored exactly beyond the limit, so float ties cannot drop one
 TIE_EPSILON = 1e-9  # closer totals are ties (numpy and Python may differ in the last bit)
 INITIAL_CAPACITY = 64
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -125,20 +125,25 @@ class VolunteerIndex:
     lng: np.ndarray
     radius: np.ndarray
     skills: np.ndarray  # bit i set: has the skill of skill_bit == i
-    slots: np.ndarray  # (rows, WORDS) week masks
+    slots: np.ndarray  # (WORDS, rows): week masks, one contiguous column per 64 half hours
     slot_any: np.ndarray
     active: np.ndarray
     max_tasks: np.ndarray
     reliability: np.ndarray  # scoring.reliability_value
     recent_load: np.ndarray
     recent_hours: np.ndarray  # recent_load_at in hours since 1970 (NaN: never)
+    # recent_load × 2^((recent_hours - base_hours) / half-life): the load decayed to any later
+    # moment is then this times one number, 2^(-(now - base_hours) / half-life)
+    recent_weight: np.ndarray
+    load_value: np.ndarray  # 1 - active / max: the load factor's value
     party: np.ndarray
-    record: np.ndarray  # (rows, 6): accepted, declined, completed, abandoned, rating sum, count
+    record: np.ndarray  # (6, rows): accepted, declined, completed, abandoned, rating sum, count
 
     def __init__(self, community_id: int, capacity: int = INITIAL_CAPACITY) -> None:
         self.community_id = community_id
         self.size = 0
         self.row_of: dict[int, int] = {}
+        self.base_hours = _hours(dt.datetime.now(dt.UTC))
         self.skill_bit: dict[str, int] = {}
         self.skill_names: list[str] = []  # bit -> name
         self.extra_skills: dict[int, tuple[str, ...]] = {}  # row -> skills beyond the 64 bits
@@ -151,7 +156,7 @@ class VolunteerIndex:
             column = np.full(shape, fill, dtype=dtype)
             old = getattr(self, name, None)
             if old is not None:
-                column[: self.size] = old[: self.size]
+                column[..., : self.size] = old[..., : self.size]
             setattr(self, name, column)
 
         grow("person_id", (capacity,), np.int64, 0)
@@ -160,7 +165,7 @@ class VolunteerIndex:
         grow("lng", (capacity,), np.float64, np.nan)
         grow("radius", (capacity,), np.float64, 0.0)
         grow("skills", (capacity,), np.uint64, 0)
-        grow("slots", (capacity, WORDS), np.uint64, 0)
+        grow("slots", (WORDS, capacity), np.uint64, 0)
         grow("slot_any", (capacity,), np.bool_, False)
         grow("active", (capacity,), np.int32, 0)
         grow("max_tasks", (capacity,), np.int32, 0)
@@ -168,7 +173,9 @@ class VolunteerIndex:
         grow("recent_load", (capacity,), np.float64, 0.0)
         grow("recent_hours", (capacity,), np.float64, np.nan)
         grow("party", (capacity,), np.bool_, False)
-        grow("record", (capacity, 6), np.int32, 0)
+        grow("record", (6, capacity), np.int32, 0)
+        grow("recent_weight", (capacity,), np.float64, 0.0)
+        grow("load_value", (capacity,), np.float64, 0.0)
         self.capacity = capacity
 
     # --- writing -------------------------------------------------------------------------
@@ -204,7 +211,7 @@ class VolunteerIndex:
             self.extra_skills[row] = tuple(extra)
         else:
             self.extra_skills.pop(row, None)
-        self.slots[row] = mask_words(features.slot_mask)
+        self.slots[:, row] = mask_words(features.slot_mask)
         self.slot_any[row] = features.slot_mask != 0
         self.active[row] = features.active_tasks
         self.max_tasks[row] = features.max_tasks
@@ -212,8 +219,14 @@ class VolunteerIndex:
         load_at = features.recent_load_at
         self.recent_load[row] = features.recent_load if load_at is not None else 0.0
         self.recent_hours[row] = _hours(load_at) if load_at is not None else np.nan
+        weight = 0.0
+        if load_at is not None and features.recent_load > 0:
+            exponent = (_hours(load_at) - self.base_hours) / scoring.LOAD_HALF_LIFE_HOURS
+            weight = features.recent_load * 2.0 ** max(exponent, -1000.0)
+        self.recent_weight[row] = weight
+        self.load_value[row] = scoring.load_value(features.active_tasks, features.max_tasks)
         self.party[row] = features.party_member
-        self.record[row] = (
+        self.record[:, row] = (
             features.accepted,
             features.declined,
             features.completed,
@@ -222,34 +235,69 @@ class VolunteerIndex:
             features.rating_count,
         )
 
-    def features(self, row: int) -> VolunteerFeatures:
-        """The row as scoring features again (for the exact pass over the few best rows)."""
-        bits = int(self.skills[row])
-        skills = tuple(name for bit, name in enumerate(self.skill_names) if bits >> bit & 1)
-        hours = float(self.recent_hours[row])
-        accepted, declined, completed, abandoned, rating_sum, rating_count = (
-            int(value) for value in self.record[row]
-        )
-        has_home = not math.isnan(self.lat[row])
-        return VolunteerFeatures(
-            person_id=int(self.person_id[row]),
-            skills=skills + self.extra_skills.get(row, ()),
-            lat=float(self.lat[row]) if has_home else None,
-            lng=float(self.lng[row]) if has_home else None,
-            radius_m=float(self.radius[row]),
-            slot_mask=sum(int(word) << (64 * i) for i, word in enumerate(self.slots[row])),
-            active_tasks=int(self.active[row]),
-            max_tasks=int(self.max_tasks[row]),
-            accepted=accepted,
-            declined=declined,
-            completed=completed,
-            abandoned=abandoned,
-            rating_sum=rating_sum,
-            rating_count=rating_count,
-            recent_load=float(self.recent_load[row]),
-            recent_load_at=None if math.isnan(hours) else EPOCH + dt.timedelta(hours=hours),
-            party_member=bool(self.party[row]),
-        )
+    def features(self, rows: Sequence[int]) -> list[VolunteerFeatures]:
+        """The rows as scoring features again (for the exact pass over the few best rows)."""
+        pick = np.asarray(rows, dtype=np.int64)
+
+        def column(array: np.ndarray) -> list[Any]:
+            return list(array[..., pick].tolist())
+
+        words = np.asarray(self.slots[:, pick]).T.tolist()
+        records = np.asarray(self.record[:, pick]).T.tolist()
+        result = []
+        for i, (
+            row,
+            person_id,
+            bits,
+            lat,
+            lng,
+            radius,
+            active,
+            max_tasks,
+            load,
+            hours,
+            party,
+        ) in enumerate(
+            zip(
+                rows,
+                column(self.person_id),
+                column(self.skills),
+                column(self.lat),
+                column(self.lng),
+                column(self.radius),
+                column(self.active),
+                column(self.max_tasks),
+                column(self.recent_load),
+                column(self.recent_hours),
+                column(self.party),
+                strict=True,
+            )
+        ):
+            accepted, declined, completed, abandoned, rating_sum, rating_count = records[i]
+            has_home = not math.isnan(lat)
+            result.append(
+                VolunteerFeatures(
+                    person_id=person_id,
+                    skills=tuple(n for b, n in enumerate(self.skill_names) if bits >> b & 1)
+                    + self.extra_skills.get(row, ()),
+                    lat=lat if has_home else None,
+                    lng=lng if has_home else None,
+                    radius_m=radius,
+                    slot_mask=sum(word << (64 * w) for w, word in enumerate(words[i])),
+                    active_tasks=active,
+                    max_tasks=max_tasks,
+                    accepted=accepted,
+                    declined=declined,
+                    completed=completed,
+                    abandoned=abandoned,
+                    rating_sum=rating_sum,
+                    rating_count=rating_count,
+                    recent_load=load,
+                    recent_load_at=None if math.isnan(hours) else EPOCH + dt.timedelta(hours=hours),
+                    party_member=party,
+                )
+            )
+        return result
 
     def remove(self, person_id: int) -> None:
         """Drop the volunteer (their row stays, marked dead)."""
@@ -266,42 +314,47 @@ class VolunteerIndex:
     # --- ranking ---------------------------------------------------------------------------
 
     def _values(
-        self, need: NeedFeatures, rows: np.ndarray, distance: np.ndarray | None, now: dt.datetime
+        self, need: NeedFeatures, pick: Any, distance: np.ndarray | None, now: dt.datetime
     ) -> dict[str, np.ndarray | float]:
-        """Each factor's value for these rows, with the formulas of ``scoring``."""
+        """Each factor's value for the picked rows (a slice or an index array), with the
+        formulas of ``scoring``."""
         values: dict[str, np.ndarray | float] = {}
         if not need.skill_relevance:
             values["skill"] = scoring.NEUTRAL
         else:
-            fit = np.zeros(len(rows))
-            bits = self.skills[rows]
+            bits = self.skills[pick]
+            # one bit mask per relevance level, best level first: a row takes the first it hits
+            levels: dict[float, int] = {}
             for skill, relevance in need.skill_relevance.items():
                 bit = self.skill_bit.get(skill)
                 if bit is not None:
-                    has = (bits & np.uint64(1 << bit)) != 0
-                    fit = np.maximum(fit, np.where(has, relevance, 0.0))
+                    levels[relevance] = levels.get(relevance, 0) | 1 << bit
+            fit = np.zeros(len(bits))
+            for relevance, mask in sorted(levels.items()):
+                fit[(bits & np.uint64(mask)) != 0] = relevance
             values["skill"] = fit
         if distance is None:
             values["distance"] = scoring.NEUTRAL
         else:
-            radius = self.radius[rows]
-            safe = np.where(radius > 0, radius, 1.0)
-            value = np.clip(1.0 - distance / safe, 0.0, 1.0)
+            radius = self.radius[pick]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                value = np.clip(1.0 - distance / radius, 0.0, 1.0)
             values["distance"] = np.where(np.isnan(distance) | (radius <= 0), 0.0, value)
         if need.window_mask is None:
             values["availability"] = scoring.NEUTRAL
         else:
-            overlap = np.bitwise_count(self.slots[rows] & mask_words(need.window_mask)).sum(axis=1)
+            words = mask_words(need.window_mask)
+            overlap: Any = 0
+            for word in np.flatnonzero(words):  # a few hours touch one or two of the six words
+                overlap = overlap + np.bitwise_count(self.slots[word][pick] & words[word])
             full = min(need.window_units, scoring.FULL_OVERLAP_UNITS)
             values["availability"] = np.minimum(1.0, overlap / full)
-        limit = np.maximum(self.max_tasks[rows], 1)
-        values["load"] = np.clip(1.0 - self.active[rows] / limit, 0.0, 1.0)
-        values["reliability"] = self.reliability[rows]
-        age = np.maximum(0.0, _hours(now) - self.recent_hours[rows])
-        load = self.recent_load[rows] * 0.5 ** (age / scoring.LOAD_HALF_LIFE_HOURS)
-        known = (self.recent_load[rows] > 0) & ~np.isnan(self.recent_hours[rows])
-        values["fairness"] = 1.0 / (1.0 + np.where(known, load, 0.0))
-        values["party"] = self.party[rows].astype(np.float64) if need.party_first else 0.0
+        values["load"] = self.load_value[pick]
+        values["reliability"] = self.reliability[pick]
+        # a volunteer's recent load decays by the same factor for everyone: one multiplication
+        decay = 2.0 ** (-max(0.0, _hours(now) - self.base_hours) / scoring.LOAD_HALF_LIFE_HOURS)
+        values["fairness"] = 1.0 / (1.0 + self.recent_weight[pick] * decay)
+        values["party"] = self.party[pick].astype(np.float64) if need.party_first else 0.0
         return values
 
     def shortlist(
@@ -330,11 +383,18 @@ class VolunteerIndex:
         rows = np.flatnonzero(eligible)
         if len(rows) == 0:
             return []
-        distance = distance_all[rows] if distance_all is not None else None
-        values = self._values(need, rows, distance, now)
-        total = np.zeros(len(rows))
+        # Few survivors (a need with a place): work on copies of their rows. Many (no place):
+        # work on whole columns, cheaper than gathering, and drop the ineligible at the end.
+        dense = len(rows) * 4 > n
+        pick: Any = slice(0, n) if dense else rows
+        distance = None if distance_all is None else distance_all[pick]
+        values = self._values(need, pick, distance, now)
+        total: Any = 0.0
         for name in scoring.FACTORS:  # the same order as score_candidate sums them
             total = total + getattr(weights, name) * values[name]
+        total = np.broadcast_to(np.asarray(total, dtype=np.float64), (n if dense else len(rows),))
+        if dense:
+            total = total[rows]
         if limit >= len(rows):
             return [int(r) for r in rows]
         # the limit-th best total; ties around it go to the lower person ids, as in scoring.rank
@@ -360,8 +420,8 @@ class VolunteerIndex:
             need, weights=weights, now=now, limit=limit + EXACT_MARGIN, exclude=exclude
         )
         scores = []
-        for row in rows:
-            score = scoring.score_candidate(need, self.features(row), weights=weights, now=now)
+        for features in self.features(rows):
+            score = scoring.score_candidate(need, features, weights=weights, now=now)
             if score.eligible:
                 scores.append(score)
         scores.sort(key=lambda s: (-s.total, s.person_id))

@@ -381,9 +381,13 @@ def _availability(need: NeedFeatures, v: VolunteerFeatures) -> tuple[float, str]
     return value, f"可服务时间与期望时间（{need.window_label}起）重合 {minutes} 分钟"
 
 
+def load_value(active_tasks: int, max_tasks: int) -> float:
+    """1 with nothing on hand, 0 at the limit."""
+    return _clip(1.0 - active_tasks / max(1, max_tasks))
+
+
 def _load(v: VolunteerFeatures) -> tuple[float, str, bool]:
-    limit = max(1, v.max_tasks)
-    value = _clip(1.0 - v.active_tasks / limit)
+    value = load_value(v.active_tasks, v.max_tasks)
     text = f"手头 {v.active_tasks} 个任务，上限 {v.max_tasks} 个"
     if v.active_tasks >= v.max_tasks:
         text += "，已满"

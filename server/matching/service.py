@@ -95,8 +95,11 @@ async def _pages(query: QuerySet[VolunteerProfile], page: int) -> AsyncIterator[
     """``values_list`` rows of the query in pages by id, yielding to the event loop between."""
     last_id = 0
     while True:
-        rows = await query.filter(id__gt=last_id).order_by("id").limit(page).values_list(
-            "id", *COLUMNS
+        rows = (
+            await query.filter(id__gt=last_id)
+            .order_by("id")
+            .limit(page)
+            .values_list("id", *COLUMNS)
         )
         if rows:
             yield [row[1:] for row in rows]
