@@ -329,10 +329,10 @@ class VolunteerIndex:
                 bit = self.skill_bit.get(skill)
                 if bit is not None:
                     levels[relevance] = levels.get(relevance, 0) | 1 << bit
-            fit = np.zeros(len(bits))
+            fit: Any = 0.0
             for relevance, mask in sorted(levels.items()):
-                fit[(bits & np.uint64(mask)) != 0] = relevance
-            values["skill"] = fit
+                fit = np.where((bits & np.uint64(mask)) != 0, relevance, fit)
+            values["skill"] = np.broadcast_to(np.asarray(fit, dtype=np.float64), bits.shape)
         if distance is None:
             values["distance"] = scoring.NEUTRAL
         else:
@@ -348,12 +348,15 @@ class VolunteerIndex:
             for word in np.flatnonzero(words):  # a few hours touch one or two of the six words
                 overlap = overlap + np.bitwise_count(self.slots[word][pick] & words[word])
             full = min(need.window_units, scoring.FULL_OVERLAP_UNITS)
-            values["availability"] = np.minimum(1.0, overlap / full)
+            # overlap counts whole half hours: capping the count first gives the same values
+            values["availability"] = np.minimum(overlap, full) / full
         values["load"] = self.load_value[pick]
         values["reliability"] = self.reliability[pick]
         # a volunteer's recent load decays by the same factor for everyone: one multiplication
         decay = 2.0 ** (-max(0.0, _hours(now) - self.base_hours) / scoring.LOAD_HALF_LIFE_HOURS)
-        values["fairness"] = 1.0 / (1.0 + self.recent_weight[pick] * decay)
+        fairness = self.recent_weight[pick] * decay
+        fairness += 1.0
+        values["fairness"] = np.reciprocal(fairness, out=fairness)
         values["party"] = self.party[pick].astype(np.float64) if need.party_first else 0.0
         return values
 
@@ -389,10 +392,15 @@ class VolunteerIndex:
         pick: Any = slice(0, n) if dense else rows
         distance = None if distance_all is None else distance_all[pick]
         values = self._values(need, pick, distance, now)
-        total: Any = 0.0
+        total = np.zeros(n if dense else len(rows))
+        term = np.empty_like(total)
         for name in scoring.FACTORS:  # the same order as score_candidate sums them
-            total = total + getattr(weights, name) * values[name]
-        total = np.broadcast_to(np.asarray(total, dtype=np.float64), (n if dense else len(rows),))
+            value = values[name]
+            if isinstance(value, float):
+                total += getattr(weights, name) * value
+            else:
+                np.multiply(value, getattr(weights, name), out=term)
+                total += term
         if dense:
             total = total[rows]
         if limit >= len(rows):
