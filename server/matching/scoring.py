@@ -15,6 +15,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from server.volunteers.models import DEFAULT_SKILLS
@@ -156,8 +157,9 @@ class VolunteerFeatures:
     party_member: bool = False
 
 
-@dataclass(frozen=True)
-class FactorScore:
+class FactorScore(NamedTuple):
+    """One factor of one candidate's score (a tuple: many are made per ranking)."""
+
     name: str
     value: float  # in [0, 1]
     weight: float
