@@ -9,7 +9,8 @@ SQLite file, or ``DANGQUN_BENCH_DATABASE_URL``; the database is wiped), then mea
   event-loop block while a stream of rankings and profile changes runs,
 - catching up after profile changes (the freshness poll patching rows).
 
-Options: ``--volunteers N`` (default 100000), ``--needs N`` (default 2000), ``--seed N``.
+Options: ``--volunteers N`` (default 100000), ``--needs N`` (default 2000), ``--seed N``,
+``--gc-freeze``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import gc
 import math
 import os
 import random
@@ -200,7 +202,9 @@ def random_need_fields(rng: random.Random, index_lat: list[float], index_lng: li
     }
 
 
-async def run(volunteer_count: int, need_count: int, seed: int, database_url: str) -> None:
+async def run(
+    volunteer_count: int, need_count: int, seed: int, database_url: str, gc_freeze: bool
+) -> None:
     rng = random.Random(seed)
     settings = Settings(database_url=database_url)
     if database_url.startswith("postgres"):
@@ -219,6 +223,9 @@ async def run(volunteer_count: int, need_count: int, seed: int, database_url: st
         print(f"  生成并写入用时 {time.perf_counter() - started:.1f} s")
 
         service.reset_indexes()
+        if gc_freeze:  # what a server does once after start-up (see README)
+            gc.collect()
+            gc.freeze()
         rss_before = rss_mb()
         async with monitor.watching():
             index, seconds = await timed(lambda: service.community_index(community.id))
@@ -290,11 +297,22 @@ def main() -> None:
     parser.add_argument("--volunteers", type=int, default=100_000)
     parser.add_argument("--needs", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=20261122)
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() before measuring: full collections then skip the start-up objects",
+    )
     args = parser.parse_args()
     url = os.environ.get("DANGQUN_BENCH_DATABASE_URL", "")
     with tempfile.TemporaryDirectory() as scratch:
         asyncio.run(
-            run(args.volunteers, args.needs, args.seed, url or f"sqlite://{scratch}/bench.sqlite3")
+            run(
+                args.volunteers,
+                args.needs,
+                args.seed,
+                url or f"sqlite://{scratch}/bench.sqlite3",
+                args.gc_freeze,
+            )
         )
 
 

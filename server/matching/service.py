@@ -121,11 +121,15 @@ async def build_index(community_id: int, *, page: int = BUILD_PAGE) -> Volunteer
 async def _patch(entry: _Entry, community_id: int) -> None:
     """Re-read the profiles updated since the last look."""
     now = utcnow()
-    changed = VolunteerProfile.filter(
+    # ids first, on the (community_id, updated_at) index, then the rows by primary key
+    ids = await VolunteerProfile.filter(
         community_id=community_id, updated_at__gte=entry.synced_at - POLL_OVERLAP
-    )
-    async for rows in _pages(changed, BUILD_PAGE):
-        for row in rows:
+    ).values_list("id", flat=True)
+    for start in range(0, len(ids), BUILD_PAGE):
+        if start:
+            await asyncio.sleep(0)
+        chunk = ids[start : start + BUILD_PAGE]
+        for row in await VolunteerProfile.filter(id__in=chunk).values_list(*COLUMNS):
             entry.index.upsert(features_from_row(row))
     entry.synced_at = now
 

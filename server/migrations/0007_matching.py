@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
         ),
         ops.AlterModelOptions(
             name='VolunteerProfile',
-            options={'table': 'volunteer_profile', 'app': 'models', 'indexes': [Index(fields=['community_id', 'updated_at'])], 'pk_attr': 'id', 'table_description': 'What a volunteer offers (skills, weekly availability, where and how much) and how it went.'},
+            options={'table': 'volunteer_profile', 'app': 'models', 'indexes': [Index(fields=['community_id', 'updated_at']), Index(fields=['community_id', 'id'])], 'pk_attr': 'id', 'table_description': 'What a volunteer offers (skills, weekly availability, where and how much) and how it went.'},
         ),
         ops.AddField(
             model_name='VolunteerProfile',
@@ -77,5 +77,9 @@ class Migration(migrations.Migration):
         ops.AddIndex(
             model_name='VolunteerProfile',
             index=Index(fields=['community_id', 'updated_at']),
+        ),
+        ops.AddIndex(
+            model_name='VolunteerProfile',
+            index=Index(fields=['community_id', 'id']),
         ),
     ]

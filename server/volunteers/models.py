@@ -71,7 +71,8 @@ class VolunteerProfile(Model):
 
     class Meta:
         table = "volunteer_profile"
-        indexes = (("community_id", "updated_at"),)
+        # polling for changes, and reading a community in pages by id
+        indexes = (("community_id", "updated_at"), ("community_id", "id"))
 
 
 class CommunityMatching(Model):
