@@ -42,7 +42,7 @@ from server.volunteers.service import MatchingSettings, matching_settings
 
 log = logging.getLogger(__name__)
 
-BUILD_PAGE = 200  # rows read and converted between two yields to the event loop (~10 ms)
+BUILD_PAGE = 100  # rows read and converted between two yields to the event loop (~5-10 ms)
 # Re-read this far back: a change stamped just before the last look may commit just after it,
 # and API processes' clocks differ a little. Longer means re-reading more rows on every look.
 POLL_OVERLAP = dt.timedelta(seconds=2)
