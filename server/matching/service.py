@@ -142,6 +142,13 @@ async def _rebuild(community_id: int) -> None:
     _cache.entries[community_id] = entry
 
 
+async def _rebuild_in_background(community_id: int) -> None:
+    try:
+        await _rebuild(community_id)
+    except Exception:  # the current index keeps serving; the next look tries again
+        log.exception("rebuilding the volunteer index of community %s failed", community_id)
+
+
 async def community_index(community_id: int) -> VolunteerIndex:
     """The community's index, up to date with every committed profile change."""
     loop = asyncio.get_running_loop()
@@ -153,7 +160,7 @@ async def community_index(community_id: int) -> VolunteerIndex:
         await _patch(entry, community_id)
         stale = loop.time() - entry.built_at > REBUILD_SECONDS
         if stale and (entry.rebuild is None or entry.rebuild.done()):
-            entry.rebuild = asyncio.create_task(_rebuild(community_id))
+            entry.rebuild = asyncio.create_task(_rebuild_in_background(community_id))
         return entry.index
 
 

@@ -8,8 +8,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from server.accounts.models import Role
+from server.matching import service as matching_service
 from server.matching.service import rank_for_need
 from server.volunteers import service as volunteers
+from server.volunteers.models import VolunteerProfile
 from tests.builders import Town, add_person, auth, build_town, login
 
 PLACE = (44.5500, 129.6300)
@@ -211,3 +213,18 @@ async def test_who_may_see_candidates(client: TestClient, world: World) -> None:
         "/api/v1/needs/999999/candidates", headers=auth(world.tokens["secretary"])
     )
     assert missing.status == 404
+
+
+async def test_a_removed_profile_leaves_at_the_next_background_rebuild(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await accept(client, world)
+    near = world.ids["plumber-near"]
+    assert near in [c.person_id for c in await rank_for_need(world.need_id)]
+    await VolunteerProfile.filter(person_id=near).delete()
+    monkeypatch.setattr(matching_service, "REBUILD_SECONDS", 0.0)
+    await rank_for_need(world.need_id)  # the index is stale: a rebuild starts in the background
+    rebuild = matching_service._cache.entries[world.town.community.id].rebuild
+    assert rebuild is not None
+    await rebuild
+    assert near not in [c.person_id for c in await rank_for_need(world.need_id)]
