@@ -111,7 +111,9 @@ async def _pages(query: QuerySet[VolunteerProfile], page: int) -> AsyncIterator[
 
 async def build_index(community_id: int, *, page: int = BUILD_PAGE) -> VolunteerIndex:
     """A fresh index of the community's volunteers, read in pages of ``page`` rows."""
-    index = VolunteerIndex(community_id)
+    # sized up front: growing a 100,000-row index copies every column at once (a long block)
+    expected = await VolunteerProfile.filter(community_id=community_id).count()
+    index = VolunteerIndex(community_id, capacity=expected + expected // 8 + 64)
     async for rows in _pages(VolunteerProfile.filter(community_id=community_id), page):
         for row in rows:
             index.upsert(features_from_row(row))
