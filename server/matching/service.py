@@ -101,12 +101,14 @@ async def _pages(query: QuerySet[VolunteerProfile], page: int) -> AsyncIterator[
             .limit(page)
             .values_list("id", *COLUMNS)
         )
+        # let requests in between converting the rows (tortoise) and indexing them (the caller)
+        await asyncio.sleep(0)
         if rows:
             yield [row[1:] for row in rows]
         if len(rows) < page:
             return
         last_id = rows[-1][0]
-        await asyncio.sleep(0)  # let requests in between pages
+        await asyncio.sleep(0)  # and between pages
 
 
 async def build_index(community_id: int, *, page: int = BUILD_PAGE) -> VolunteerIndex:
@@ -131,7 +133,9 @@ async def _patch(entry: _Entry, community_id: int) -> None:
         if start:
             await asyncio.sleep(0)
         chunk = ids[start : start + BUILD_PAGE]
-        for row in await VolunteerProfile.filter(id__in=chunk).values_list(*COLUMNS):
+        rows = await VolunteerProfile.filter(id__in=chunk).values_list(*COLUMNS)
+        await asyncio.sleep(0)
+        for row in rows:
             entry.index.upsert(features_from_row(row))
     entry.synced_at = now
 
