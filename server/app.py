@@ -16,6 +16,8 @@ from server.core.middleware import metrics, request_context
 from server.core.redis import redis_context
 from server.core.routes import AUTHENTICATOR, RouteRegistry
 from server.digest import views as digest_views
+from server.matching import service as matching_service
+from server.matching import views as matching_views
 from server.needs import views as needs_views
 from server.notify import views as notify_views
 from server.open311 import views as open311_views
@@ -23,6 +25,7 @@ from server.org import views as org_views
 from server.passbook import views as passbook_views
 from server.points import views as points_views
 from server.tasks import views as tasks_views
+from server.volunteers import views as volunteers_views
 from server.wechat.client import WeChatClient
 
 DOMAIN_ROUTES = (
@@ -34,6 +37,8 @@ DOMAIN_ROUTES = (
     points_views.routes,
     notify_views.routes,
     digest_views.routes,
+    volunteers_views.routes,
+    matching_views.routes,
 )
 
 
@@ -63,6 +68,13 @@ async def _http_and_wechat(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _matching_indexes(app: web.Application) -> AsyncIterator[None]:
+    """Volunteer indexes are per process: start empty, stop their background rebuilds."""
+    matching_service.reset_indexes()
+    yield
+    matching_service.reset_indexes()
+
+
 def create_app(settings: Settings) -> web.Application:
     """Build the API application for these settings."""
     settings.check_production_ready()
@@ -74,6 +86,7 @@ def create_app(settings: Settings) -> web.Application:
     app[appkeys.ROUTES] = RouteRegistry()
     app[AUTHENTICATOR] = accounts_views.authenticate_request
     app.cleanup_ctx.extend([_orm, _redis, _http_and_wechat])
+    app.cleanup_ctx.append(_matching_indexes)
     health.add_routes(app)
     for routes in DOMAIN_ROUTES:
         app[appkeys.ROUTES].include(app, routes)

@@ -57,6 +57,7 @@ TABLES = (
     "need",
     "outbox_message",
     "volunteer_profile",
+    "community_matching",
     "invite_code",
     "role_grant",
     "person",

@@ -29,6 +29,9 @@ class Action(StrEnum):
     VIEW_PASSBOOKS = "view_passbooks"  # a volunteer's 时间存折, seen by staff
     MANAGE_PASSBOOK = "manage_passbook"  # auto-approval, overdraft, points rules
     MANAGE_NOTIFICATIONS = "manage_notifications"  # see and retry notifications that failed
+    VIEW_VOLUNTEERS = "view_volunteers"  # a community's volunteer profiles
+    VIEW_CANDIDATES = "view_candidates"  # ranked volunteers for a need, with the reasons
+    MANAGE_MATCHING = "manage_matching"  # skill tags, matching weights, party-first categories
 
 
 STAFF = frozenset({Role.GRID_MEMBER, Role.SECRETARY, Role.STREET_ADMIN})
@@ -49,6 +52,9 @@ RULES: dict[Action, frozenset[Role]] = {
     Action.VIEW_PASSBOOKS: STAFF,
     Action.MANAGE_PASSBOOK: LEADERS,
     Action.MANAGE_NOTIFICATIONS: LEADERS,
+    Action.VIEW_VOLUNTEERS: STAFF,
+    Action.VIEW_CANDIDATES: STAFF,
+    Action.MANAGE_MATCHING: LEADERS,
 }
 
 

@@ -35,7 +35,7 @@ from server.org.demo_names import (
 )
 from server.org.models import Community, Grid, GridLevel, Household, PartyBranch, Street
 from server.org.service import create_grid
-from server.volunteers.models import DEFAULT_SKILLS, VolunteerProfile
+from server.volunteers.models import DEFAULT_SKILLS, CommunityMatching, VolunteerProfile
 
 DEMO_SEED = 20261122
 DEMO_OPENID_PREFIX = "demo-"  # the phone client's identity list logs in as these openids
@@ -56,6 +56,8 @@ BUILDING_SPACING_M = 45.0
 HOUSEHOLD_JITTER_M = 8.0
 METRES_PER_DEGREE_LAT = 111_320.0
 PROGRESS_CHUNK = 50  # rows written between two progress ticks
+# The demo communities send party members first to policy talks and disputes (党员优先)
+DEMO_PARTY_FIRST_CATEGORIES = ("policy", "dispute")
 
 GridKey = tuple[str, str | None, str | None]  # (community code, compound, building)
 HouseholdKey = tuple[GridKey, str]  # (building grid, label)
@@ -581,4 +583,10 @@ class _Writer:
         if new:
             await VolunteerProfile.bulk_create(new)
             self.created = True
+        for community in self.communities.values():
+            _, made = await CommunityMatching.get_or_create(
+                community=community,
+                defaults={"party_categories": list(DEMO_PARTY_FIRST_CATEGORIES)},
+            )
+            self.created |= made
         self.steps.tick("志愿者档案")

@@ -47,6 +47,7 @@ from server.tasks.models import (
     TaskPolicy,
     TaskStatus,
 )
+from server.volunteers import service as volunteer_counters
 from server.volunteers.models import VolunteerProfile
 
 SCAN_BATCH = 500
@@ -416,6 +417,8 @@ async def _create_task(
         note=note,
         using_db=connection,
     )
+    # the matching counters (load, acceptance, fairness) move with the task, in its transaction
+    await volunteer_counters.record_acceptance(person_id=volunteer_id, now=now, using_db=connection)
     return task, event
 
 
@@ -519,6 +522,7 @@ async def decline_invitation(
         await invitation.save(
             using_db=connection, update_fields=["status", "responded_at", "decline_reason"]
         )
+        await volunteer_counters.record_decline(person_id=principal.person_id, using_db=connection)
         if need.status is NeedStatus.MATCHING and not await _pending_left(need.id, connection):
             rules = await rules_for(community_id=need.community_id, settings=settings)
             await _send_wave(need, rules=rules, now=now, connection=connection)
@@ -552,13 +556,15 @@ async def expire_waves(*, now: dt.datetime, settings: Settings) -> WaveScan:
     for need_id in due[:SCAN_BATCH]:
         async with in_transaction() as connection:
             need = await _lock_need(int(need_id), connection)
-            expired = (
-                await TaskInvitation.filter(
-                    need_id=need.id, status=InvitationStatus.PENDING, expires_at__lte=now
+            late = TaskInvitation.filter(
+                need_id=need.id, status=InvitationStatus.PENDING, expires_at__lte=now
+            ).using_db(connection)
+            silent: list[int] = await late.values_list("volunteer_id", flat=True)  # type: ignore[assignment]
+            expired = await late.update(status=InvitationStatus.EXPIRED, responded_at=now)
+            for volunteer_id in silent:  # a timeout counts like a decline for reliability
+                await volunteer_counters.record_decline(
+                    person_id=int(volunteer_id), using_db=connection
                 )
-                .using_db(connection)
-                .update(status=InvitationStatus.EXPIRED, responded_at=now)
-            )
             result.expired += expired
             # only the process that expired the wave moves on (another bot may have done it)
             if (
@@ -815,6 +821,9 @@ async def check_out(
             note=note,
             using_db=connection,
         )
+        await volunteer_counters.record_task_end(
+            person_id=task.volunteer_id, completed=True, using_db=connection
+        )
     return task
 
 
@@ -964,20 +973,24 @@ class HoursAlreadyCredited(errors.Conflict):
 
 async def credit_confirmed_need(need: Need, *, connection: BaseDBAsyncClient) -> int:
     """When the resident confirms (or the system auto-confirms) a need, its finished tasks' hours
-    go to the volunteers' time passbooks as pending (idempotent per task); returns how many."""
-    done = await Task.filter(need_id=need.id, status=TaskStatus.DONE, hours__gt=0).using_db(
-        connection
-    )
+    go to the volunteers' time passbooks as pending (idempotent per task) and the rating to their
+    matching counters (each confirmation's rating counts once); returns how many tasks."""
+    done = await Task.filter(need_id=need.id, status=TaskStatus.DONE).using_db(connection)
     for task in done:
-        await credit_pending_hours(
-            volunteer_id=task.volunteer_id,
-            community_id=need.community_id,
-            hours=Decimal(str(task.hours)),
-            source_kind="task",
-            source_id=task.id,
-            rating=need.rating,
-            connection=connection,
-        )
+        if need.rating is not None:
+            await volunteer_counters.record_rating(
+                person_id=task.volunteer_id, stars=need.rating, using_db=connection
+            )
+        if task.hours:
+            await credit_pending_hours(
+                volunteer_id=task.volunteer_id,
+                community_id=need.community_id,
+                hours=Decimal(str(task.hours)),
+                source_kind="task",
+                source_id=task.id,
+                rating=need.rating,
+                connection=connection,
+            )
     return len(done)
 
 

@@ -234,3 +234,41 @@ async def test_the_same_seed_gives_the_same_people_in_a_fresh_database(
     finally:
         await Tortoise.close_connections()
         await init_orm(demo_db)  # give the rest of the module its own database back
+
+
+async def test_demo_volunteers_are_matched_with_party_members_first_for_policy(
+    first_run: SeedSummary,
+) -> None:
+    from server.core.clock import utcnow
+    from server.matching.scoring import need_features
+    from server.matching.service import build_index
+    from server.volunteers.service import matching_settings
+
+    community = await Community.all().order_by("id").first()
+    assert community is not None and community.lat is not None
+    settings = await matching_settings(community_id=community.id)
+    assert settings.party_categories == ("policy", "dispute")
+    index = await build_index(community.id)
+    assert index.stats().rows == 32
+    need = need_features(
+        category="policy",
+        title="医保政策咨询",
+        description="想了解医保报销政策",
+        lat=community.lat,
+        lng=community.lng,
+        preferred_start=None,
+        preferred_end=None,
+        skills=settings.skills,
+        party_categories=settings.party_categories,
+    )
+    top = index.rank(need, weights=settings.weights, now=utcnow(), limit=5)
+    assert len(top) == 5
+    members = set(
+        await Person.filter(id__in=[s.person_id for s in top], is_party_member=True).values_list(
+            "id", flat=True
+        )
+    )
+    for score in top:
+        party = score.factor("party")
+        assert party.value == (1.0 if score.person_id in members else 0.0)
+    assert top[0].factor("skill").value == 1.0  # 政策宣讲 named in the text

@@ -13,6 +13,7 @@ from server.needs.models import Need, NeedEvent, NeedStatus
 from server.tasks import service
 from server.tasks.hours import is_valid_hours, round_hours, service_hours
 from server.tasks.models import Task, TaskEvent
+from server.volunteers.models import VolunteerProfile
 from tests.tasks.conftest import (
     ADDRESS,
     HOME,
@@ -269,6 +270,26 @@ async def test_volunteer_stats_come_from_the_task_tables(client: TestClient, wor
     assert v1.last_task_at is not None and v1.last_task_at > utcnow() - dt.timedelta(minutes=5)
     assert (v2.invitations_declined, v2.active_tasks, v2.last_task_at) == (1, 0, None)
     assert v5 == service.VolunteerStats()
+
+    # the counters matching scores from (kept in the tasks' transactions) agree with the tables
+    for key in ("v1", "v2", "v5"):
+        profile = await VolunteerProfile.get(person_id=world.ids[key])
+        truth = stats[world.ids[key]]
+        assert (
+            profile.active_tasks,
+            profile.completed_count,
+            profile.accepted_count,
+            profile.declined_count,
+            profile.rating_sum,
+            profile.rating_count,
+        ) == (
+            truth.active_tasks,
+            truth.tasks_completed,
+            truth.invitations_accepted,
+            truth.invitations_declined + truth.invitations_expired,
+            truth.rating_sum,
+            truth.rating_count,
+        ), key
 
 
 async def test_confirming_the_need_credits_the_hours_to_the_passbook_once(
