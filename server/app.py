@@ -77,7 +77,7 @@ async def _matching_indexes(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     """Build the API application for these settings."""
-    settings.check_production_ready()
+    settings.check_production_ready(serving_api=True)
     app = web.Application(
         middlewares=[metrics, request_context], client_max_size=settings.max_json_bytes
     )

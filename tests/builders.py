@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from dataclasses import dataclass, field
 
+import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
 from server.accounts.models import Person, Role
@@ -71,3 +74,29 @@ async def login(client: TestClient, mock: TestServer, openid: str) -> str:
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def png_bytes(width: int = 1, height: int = 1) -> bytes:
+    """A real, decodable PNG of white pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    pixels = b"".join(b"\x00" + b"\xff\xff\xff" * width for _ in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(pixels))
+        + chunk(b"IEND", b"")
+    )
+
+
+async def upload_photo(client: TestClient, token: str, data: bytes | None = None) -> str:
+    """Upload one photo as the phone does (multipart, field ``photos``); returns its key."""
+    form = aiohttp.FormData()
+    form.add_field("photos", data or png_bytes(), filename="photo.png", content_type="image/png")
+    response = await client.post("/api/v1/media/photos", data=form, headers=auth(token))
+    assert response.status == 201, await response.text()
+    return str((await response.json())["photos"][0]["key"])

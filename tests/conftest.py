@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ TEST_APP_ID = "wx5f1e2d3c4b5a6978"
 TEST_APP_SECRET = "9c1f0e8d7b6a54321f0e9d8c7b6a5432"
 TEST_CORP_ID = "ww1a2b3c4d5e6f7788"
 TEST_CORP_SECRET = "q8w7e6r5t4y3u2i1o0p9a8s7d6f5g4h3"
+TEST_MEDIA_URL_SECRET = "3f9d2c7a1b8e4f6a0c5d9e2b7a1f4c8d6e0b3a9f"
 
 DATABASE_URL = os.environ.get("DANGQUN_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("DANGQUN_TEST_REDIS_URL", "")
@@ -112,6 +114,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "wechat_app_secret": TEST_APP_SECRET,
         "wecom_corp_id": TEST_CORP_ID,
         "wecom_corp_secret": TEST_CORP_SECRET,
+        "media_url_secret": TEST_MEDIA_URL_SECRET,
         "wechat_api_base": "http://127.0.0.1:9",  # replaced by the mock's URL in fixtures
     }
     values.update(overrides)
@@ -147,9 +150,11 @@ async def clear_data() -> None:
 
 
 @pytest_asyncio.fixture
-async def settings(migrated_database: str, mock_wechat: TestServer) -> Settings:
+async def settings(migrated_database: str, mock_wechat: TestServer, tmp_path: Path) -> Settings:
     return make_settings(
-        migrated_database, wechat_api_base=str(mock_wechat.make_url("")).rstrip("/")
+        migrated_database,
+        wechat_api_base=str(mock_wechat.make_url("")).rstrip("/"),
+        media_root=tmp_path / "media",  # uploaded photos stay inside the test's folder
     )
 
 

@@ -32,6 +32,7 @@ class Action(StrEnum):
     VIEW_VOLUNTEERS = "view_volunteers"  # a community's volunteer profiles
     VIEW_CANDIDATES = "view_candidates"  # ranked volunteers for a need, with the reasons
     MANAGE_MATCHING = "manage_matching"  # skill tags, matching weights, party-first categories
+    EXPORT_NEEDS = "export_needs"  # the monthly needs list as a spreadsheet (群众需求清单)
 
 
 STAFF = frozenset({Role.GRID_MEMBER, Role.SECRETARY, Role.STREET_ADMIN})
@@ -55,6 +56,7 @@ RULES: dict[Action, frozenset[Role]] = {
     Action.VIEW_VOLUNTEERS: STAFF,
     Action.VIEW_CANDIDATES: STAFF,
     Action.MANAGE_MATCHING: LEADERS,
+    Action.EXPORT_NEEDS: LEADERS,
 }
 
 

@@ -14,6 +14,8 @@ DEV_WECHAT_APP_ID = "wx-demo-appid"
 DEV_WECHAT_APP_SECRET = "wx-demo-secret"
 DEV_WECOM_CORP_ID = "ww-demo-corp"
 DEV_WECOM_CORP_SECRET = "ww-demo-secret"
+DEV_MEDIA_URL_SECRET = "demo-media-url-secret"  # signs photo links; refused outside dev
+MEDIA_URL_SECRET_MIN = 32  # an HMAC key shorter than this is guessable; `openssl rand -hex 32`
 PLACEHOLDER_MARKERS = ("changeme", "change-me", "placeholder", "xxx", "demo", "todo")
 
 MEMORY_REDIS_URL = "memory://"
@@ -95,6 +97,14 @@ class Settings(BaseSettings):
         }
     )
 
+    # 需求照片 photos of needs (server/needs/photos.py)
+    media_root: Path | None = None  # default: data_dir / "media"
+    media_url_secret: str = DEV_MEDIA_URL_SECRET  # HMAC key of the signed, expiring photo links
+    media_url_ttl_seconds: int = Field(
+        default=3600, ge=60, le=7 * 24 * 3600, description="照片链接有效期（秒）"
+    )
+    photo_uploads_per_hour: int = Field(default=60, ge=1, description="每人每小时最多上传照片数")
+
     # 定时任务 scheduled jobs: a run holds its slot this long; a crashed run is taken over after
     job_lease_seconds: int = Field(default=600, ge=30, description="定时任务租约秒数 / job lease")
     # 周报补发: a bot down at Monday 08:30 still sends the digest if it starts within this window
@@ -129,8 +139,16 @@ class Settings(BaseSettings):
     def uses_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite://")
 
-    def check_production_ready(self) -> None:
-        """Outside dev mode, refuse missing or placeholder secrets, naming the variable."""
+    @property
+    def photo_root(self) -> Path:
+        """Where photos are stored (``DANGQUN_MEDIA_ROOT``, default ``DATA_DIR/media``)."""
+        return self.media_root if self.media_root is not None else self.data_dir / "media"
+
+    def check_production_ready(self, *, serving_api: bool = False) -> None:
+        """Outside dev mode, refuse missing or placeholder secrets, naming the variable.
+
+        ``serving_api``: also the secrets only the HTTP API uses (the bot never signs photo links).
+        """
         if self.mode is Mode.DEV:
             return
         required = {
@@ -142,6 +160,8 @@ class Settings(BaseSettings):
         if self.mode is Mode.PROD:
             required["DANGQUN_WECHAT_API_BASE"] = self.wechat_api_base
             required["DANGQUN_WECOM_API_BASE"] = self.wecom_api_base
+        if serving_api:
+            required["DANGQUN_MEDIA_URL_SECRET"] = self.media_url_secret
         for name, value in required.items():
             if not value or not value.strip():
                 raise SettingsError(f"{name} 未设置：{self.mode.value} 模式必须配置该变量")
@@ -150,6 +170,11 @@ class Settings(BaseSettings):
                 raise SettingsError(
                     f"{name} 仍是占位值（{value!r}）：{self.mode.value} 模式必须配置真实的值"
                 )
+        if serving_api and len(self.media_url_secret.strip()) < MEDIA_URL_SECRET_MIN:
+            raise SettingsError(
+                f"DANGQUN_MEDIA_URL_SECRET 太短：至少 {MEDIA_URL_SECRET_MIN} 个字符"
+                "（如 openssl rand -hex 32 的输出）"
+            )
         if self.mode is Mode.PROD and self.uses_memory_redis:
             raise SettingsError(
                 "DANGQUN_REDIS_URL 未设置：生产模式不能使用进程内 Redis（memory://）"

@@ -68,6 +68,24 @@ def build_openapi(specs: list[RouteSpec], *, title: str, version: str) -> dict[s
                 "required": True,
                 "content": {"application/json": {"schema": key_map[(spec.body, "validation")]}},
             }
+        elif spec.upload:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                spec.upload: {
+                                    "type": "array",
+                                    "items": {"contentMediaType": "application/octet-stream"},
+                                }
+                            },
+                            "required": [spec.upload],
+                        }
+                    }
+                },
+            }
         responses: dict[str, Any] = {}
         if spec.response is not None:
             responses[str(spec.status)] = {
@@ -75,6 +93,11 @@ def build_openapi(specs: list[RouteSpec], *, title: str, version: str) -> dict[s
                 "content": {
                     "application/json": {"schema": key_map[(spec.response, "serialization")]}
                 },
+            }
+        elif spec.produces:
+            responses[str(spec.status)] = {
+                "description": "成功",
+                "content": {spec.produces: {"schema": {"contentMediaType": spec.produces}}},
             }
         else:
             responses[str(spec.status)] = {"description": "成功"}
@@ -91,7 +114,7 @@ def build_openapi(specs: list[RouteSpec], *, title: str, version: str) -> dict[s
         operation["responses"] = responses
         if spec.auth:
             operation["security"] = [{"bearer": []}]
-        paths.setdefault(spec.path, {})[spec.method.lower()] = operation
+        paths.setdefault(spec.path_template, {})[spec.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},

@@ -38,6 +38,10 @@ class RouteSpec:
     auth: bool = True
     errors: tuple[type[errors.DomainError], ...] = ()
     description: str = ""
+    # a multipart/form-data upload: the name of its file field (the view reads the body itself)
+    upload: str = ""
+    # a response that is not JSON (a file): its media type; ``response`` stays None
+    produces: str = ""
 
     @property
     def operation_id(self) -> str:
@@ -46,6 +50,11 @@ class RouteSpec:
     @property
     def path_params(self) -> list[str]:
         return PATH_PARAM.findall(self.path)
+
+    @property
+    def path_template(self) -> str:
+        """The path without aiohttp's regular expressions: ``/a/{key:.+}`` → ``/a/{key}``."""
+        return PATH_PARAM.sub(r"{\1}", self.path)
 
 
 Authenticator = Callable[[web.Request], Awaitable[Any]]

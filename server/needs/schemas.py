@@ -85,7 +85,10 @@ class NeedOut(Output):
     address: str
     preferred_start: dt.datetime | None
     preferred_end: dt.datetime | None
-    photos: list[str]
+    photos: list[str] = Field(description="照片 key（提交时填写的）")
+    photo_urls: list[str] = Field(
+        default_factory=list, description="照片的签名链接，与 photos 一一对应，有效期有限"
+    )
     allow_call: bool
     due_at: dt.datetime | None
     merged_into_id: int | None
@@ -113,7 +116,82 @@ class SubmitOut(Output):
 
 class NeedDetailOut(Output):
     need: NeedOut
-    timeline: list[NeedEventOut]
+    timeline: list[NeedEventOut] = Field(description="处理记录（仅完整可见时提供）")
+    access: Literal["full", "contact", "masked"] = Field(
+        description="full：提交人和负责的工作人员；contact：任务进行中的志愿者（门牌、照片，"
+        "居民同意时有电话）；masked：任务前后的志愿者（只到楼栋、姓氏、无电话和照片）"
+    )
+    reporter_name: str
+    reporter_phone: str | None
+
+
+class PhotoOut(Output):
+    key: str = Field(description="提交需求时放进 photos 的 key")
+    content_type: str = Field(description="按文件内容识别的类型")
+    size: int
+    url: str = Field(description="签名链接，用于预览")
+
+
+class PhotoUploadOut(Output):
+    photos: list[PhotoOut]
+
+
+class PhotoPath(Input):
+    key: str = Field(min_length=1, max_length=200)
+
+
+class PhotoLinkQuery(Input):
+    exp: int = Field(default=0, ge=0, description="链接到期时间（Unix 秒）")
+    sig: str = Field(default="", max_length=128, description="签名")
+
+
+class CommunityPath(Input):
+    community_id: int = Field(ge=1)
+
+
+class PublicNeedQuery(Input):
+    status: str = Field(
+        default="",
+        description="逗号分隔的状态（只限公示的状态：accepted, matching, assigned, in_progress, "
+        "done, confirmed, closed, reopened）",
+    )
+    category: str = Field(default="", description="逗号分隔的类别")
+    grid_id: int | None = Field(default=None, ge=1)
+    created_from: dt.datetime | None = None
+    created_to: dt.datetime | None = None
+    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+class PublicNeedOut(Output):
+    """A need as the community sees it: surname only, the building, no phone, no photos."""
+
+    id: int
+    category: Category
+    category_label: str
+    title: str
+    description: str
+    urgency: NeedUrgency
+    status: NeedStatus
+    status_label: str
+    outcome: str = Field(description="处理结果，一句话")
+    grid_id: int
+    grid_name: str
+    address: str = Field(description="只到楼栋")
+    reporter_name: str = Field(description="只显示姓氏，如 王**")
+    created_at: dt.datetime
+    done_at: dt.datetime | None
+    rating: int | None
+    rating_comment: str
+
+
+class PublicNeedListOut(Output):
+    items: list[PublicNeedOut]
+    next_cursor: str | None
+
+
+class ExportQuery(Input):
+    month: str = Field(default="", max_length=32, description="YYYY-MM（社区所在时区），默认本月")
 
 
 class NeedPath(Input):

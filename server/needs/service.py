@@ -24,8 +24,11 @@ from server.core.clock import utcnow
 from server.core.geo import bounding_box, distance_m
 from server.needs import sla
 from server.needs.lifecycle import OPEN_STATUSES, Action, Actor, IllegalTransition, next_status
+from server.needs.media import PhotoStore
 from server.needs.models import STATUS_LABELS, Need, NeedEvent, NeedStatus, SubmissionKey
+from server.needs.photos import check_need_photos
 from server.needs.schemas import NeedSubmitIn
+from server.needs.visibility import Access, NeedView, access_to, own_needs, staff_scope, view_of
 from server.notify.models import Urgency
 from server.notify.service import enqueue
 from server.org.models import Community, Grid, Household
@@ -354,8 +357,11 @@ async def submit_need(
     redis: Redis,
     wechat: WeChatClient,
     per_hour: int,
+    photo_store: PhotoStore,
 ) -> Submission:
-    """A resident (or a grid member for one) submits a need; retries with the same key replay."""
+    """A resident (or a grid member for one) submits a need; retries with the same key replay.
+
+    Its photos must be ones the submitter uploaded (``photos.check_need_photos``)."""
     body_hash = _body_hash(body)
     if idempotency_key:
         replay = await _replay(principal.person_id, idempotency_key, body_hash)
@@ -364,6 +370,7 @@ async def submit_need(
     reporter_id, entered_by_id, household = await _reporter_and_household(
         principal=principal, body=body
     )
+    await check_need_photos(person_id=principal.person_id, keys=body.photos, store=photo_store)
     now = utcnow()
     await _rate_limit(redis=redis, person_id=principal.person_id, now=now, per_hour=per_hour)
     submitter = await Person.get(id=principal.person_id)
@@ -419,15 +426,24 @@ async def submit_need(
     return Submission(need, await possible_duplicates(need=need), replayed=False)
 
 
-async def visible_need(*, principal: Principal, need_id: int) -> tuple[Need, Place]:
-    """The need if this person may see it in full (reporter, 代办 staff, staff over its place);
-    404 for everyone else, so its existence is not revealed."""
+async def need_access(*, principal: Principal, need_id: int) -> tuple[Need, Place, Access]:
+    """The need and how much of it this person sees (``visibility.access_to``); 404 for anyone
+    who sees nothing, so its existence is not revealed."""
     need = await Need.get_or_none(id=need_id)
     if need is None:
         raise errors.NotFound("找不到该需求")
     place = await need_place(need)
-    actors = actors_of(principal, need, place)
-    if not actors & {Actor.REPORTER, Actor.STAFF}:
+    access = access_to(principal, need, place)
+    if access is None:
+        raise errors.NotFound("找不到该需求")
+    return need, place, access
+
+
+async def visible_need(*, principal: Principal, need_id: int) -> tuple[Need, Place]:
+    """The need if this person may see it in full (reporter, 代办 staff, staff over its place);
+    404 for everyone else."""
+    need, place, access = await need_access(principal=principal, need_id=need_id)
+    if access is not Access.FULL:
         raise errors.NotFound("找不到该需求")
     return need, place
 
@@ -435,6 +451,20 @@ async def visible_need(*, principal: Principal, need_id: int) -> tuple[Need, Pla
 async def need_timeline(*, need_id: int) -> list[NeedEvent]:
     """Every change of the need, oldest first."""
     return await NeedEvent.filter(need_id=need_id).order_by("id")
+
+
+@dataclass(frozen=True)
+class NeedDetail:
+    view: NeedView
+    timeline: list[NeedEvent]
+
+
+async def need_detail(*, principal: Principal, need_id: int) -> NeedDetail:
+    """One need as this person may see it, with its timeline for those who see it in full."""
+    need, _, access = await need_access(principal=principal, need_id=need_id)
+    reporter = await Person.get_or_none(id=need.reporter_id)
+    timeline = await need_timeline(need_id=need.id) if access is Access.FULL else []
+    return NeedDetail(view_of(need, reporter, access), timeline)
 
 
 async def _act(
@@ -629,12 +659,12 @@ class Page:
     next_cursor: str | None
 
 
-def _encode_cursor(need: Need) -> str:
+def encode_cursor(need: Need) -> str:
     raw = f"{need.created_at.isoformat()}|{need.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
+def decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         created, need_id = raw.split("|")
@@ -667,29 +697,17 @@ async def list_needs(
     newest first, with a cursor that stays stable while new needs arrive."""
     query = Need.all()
     if scope == "mine":
-        query = query.filter(
-            Q(reporter_id=principal.person_id) | Q(entered_by_id=principal.person_id)
-        )
+        query = query.filter(own_needs(principal))
     else:
         if community_id is None:
             raise errors.ValidationFailed("请指定社区", details=[{"field": "community_id"}])
         community = await Community.get_or_none(id=community_id)
         if community is None:
             raise errors.NotFound("找不到该社区")
-        community_place = Place(community.street_id, community.id)
-        query = query.filter(community_id=community.id)
-        if not allows(principal, Permission.TRIAGE_NEEDS, community_place):
-            paths = [
-                g.grid_path
-                for g in principal.grants_for(Role.GRID_MEMBER)
-                if g.community_id == community.id and g.grid_path
-            ]
-            if not paths:
-                raise errors.PermissionDenied("您不负责该社区的需求")
-            grid_scope = Q(grid_path__startswith=paths[0])
-            for path in paths[1:]:
-                grid_scope |= Q(grid_path__startswith=path)
-            query = query.filter(grid_scope)
+        visible = staff_scope(principal, community)
+        if visible is None:
+            raise errors.PermissionDenied("您不负责该社区的需求")
+        query = query.filter(visible)
     if filters.statuses:
         query = query.filter(status__in=list(filters.statuses))
     if filters.categories:
@@ -711,11 +729,11 @@ async def list_needs(
     if filters.created_to is not None:
         query = query.filter(created_at__lt=filters.created_to)
     if cursor:
-        created, need_id = _decode_cursor(cursor)
+        created, need_id = decode_cursor(cursor)
         query = query.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=need_id))
     limit = max(1, min(limit, PAGE_MAX))
     rows = await query.order_by("-created_at", "-id").limit(limit + 1)
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return Page(items=list(rows[:limit]), next_cursor=next_cursor)
 
 

@@ -47,6 +47,9 @@ class NeedBriefOut(Output):
     preferred_start: dt.datetime | None
     preferred_end: dt.datetime | None
     photos: list[str]
+    photo_urls: list[str] = Field(
+        default_factory=list, description="照片的签名链接（与 photos 一一对应，有效期有限）"
+    )
     contact_visible: bool
     reporter_name: str
     reporter_phone: str | None = Field(description="仅在居民同意来电且任务进行中时提供")

@@ -27,9 +27,16 @@ from server.core.config import Settings
 from server.core.geo import distance_m
 from server.matching.service import rank_for_need
 from server.needs.lifecycle import Action, Actor, IllegalTransition
-from server.needs.masking import address_to_building, mask_name, mask_text
+from server.needs.masking import address_to_building
 from server.needs.models import STATUS_LABELS, Need, NeedEvent, NeedStatus
 from server.needs.service import URGENCY_TO_NOTIFY, actors_of, change_status, need_place
+from server.needs.visibility import (
+    Access,
+    NeedView,
+    can_see_contact,
+    view_of,
+    volunteer_view,
+)
 from server.notify.models import Urgency
 from server.notify.service import enqueue
 from server.org.models import Community
@@ -52,8 +59,6 @@ from server.volunteers.models import VolunteerProfile
 
 SCAN_BATCH = 500
 HOURS_EDIT_MAX = 24.0
-# Coordinates shown before assignment: 3 decimals ≈ 100 m, enough to judge the way, not the door.
-COARSE_DECIMALS = 3
 # Statuses in which a need has (had) its volunteer: someone else accepting now lost the race.
 TAKEN_STATUSES = frozenset(
     {
@@ -158,63 +163,20 @@ async def _leader_of_community(principal: Principal, community_id: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# who sees what
-
-
-def can_see_contact(person_id: int, need: Need) -> bool:
-    """Whether a volunteer may see the need's full address and the reporter's phone: only its
-    assignee, and only while the task is open (assigned or in progress)."""
-    return need.assignee_id == person_id and need.status in (
-        NeedStatus.ASSIGNED,
-        NeedStatus.IN_PROGRESS,
-    )
-
-
-@dataclass(frozen=True)
-class NeedView:
-    """A need as a volunteer sees it (contact details only when ``contact_visible``)."""
-
-    need: Need
-    contact_visible: bool
-    description: str
-    address: str
-    lat: float | None
-    lng: float | None
-    photos: list[str]
-    reporter_name: str
-    reporter_phone: str | None
-
-
-def volunteer_view(need: Need, reporter: Person | None, *, contact_visible: bool) -> NeedView:
-    """What of the need a volunteer is shown (pure): before assignment and after the task is
-    closed, the building instead of the door, coordinates to about 100 m, phone numbers in the
-    text masked, the reporter's surname only and no phone, no photos (they may show the home)."""
-    name = reporter.name if reporter is not None else ""
-    if contact_visible:
-        phone = reporter.phone if reporter is not None and need.allow_call else None
-        return NeedView(
-            need, True, need.description, need.address, need.lat, need.lng, need.photos, name, phone
-        )
-    return NeedView(
-        need,
-        False,
-        mask_text(need.description),
-        address_to_building(need.address),
-        round(need.lat, COARSE_DECIMALS) if need.lat is not None else None,
-        round(need.lng, COARSE_DECIMALS) if need.lng is not None else None,
-        [],
-        mask_name(name),
-        None,
-    )
+# who sees what: the rule lives in server/needs/visibility.py (one place for every view)
 
 
 async def _views(needs: Sequence[Need], *, person_id: int, staff: bool = False) -> list[NeedView]:
+    """Each need as this person sees it: staff over its place in full, a volunteer through
+    ``volunteer_view`` (the door only while their task is open)."""
     reporters = {p.id: p for p in await Person.filter(id__in=list({n.reporter_id for n in needs}))}
     return [
-        volunteer_view(
+        view_of(need, reporters.get(need.reporter_id), Access.FULL)
+        if staff
+        else volunteer_view(
             need,
             reporters.get(need.reporter_id),
-            contact_visible=staff or can_see_contact(person_id, need),
+            contact_visible=can_see_contact(person_id, need),
         )
         for need in needs
     ]

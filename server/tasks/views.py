@@ -10,19 +10,21 @@ from server.core.appkeys import SETTINGS
 from server.core.routes import ApiRoutes
 from server.needs.lifecycle import IllegalTransition
 from server.needs.models import CATEGORY_LABELS, STATUS_LABELS
+from server.needs.photo_links import PhotoLinks
 from server.needs.schemas import NeedPath
-from server.needs.views import need_out
+from server.needs.views import links_of, need_out
+from server.needs.visibility import NeedView
 from server.tasks import schemas, service
 from server.tasks.models import INVITATION_LABELS, TASK_LABELS, Task, TaskInvitation
 
 routes = ApiRoutes(tag="志愿任务")
 
 
-def need_brief(view: service.NeedView) -> schemas.NeedBriefOut:
+def need_brief(view: NeedView, links: PhotoLinks) -> schemas.NeedBriefOut:
     need = view.need
     return schemas.NeedBriefOut(
         id=need.id,
-        title=need.title,
+        title=view.title,
         category=need.category,
         category_label=CATEGORY_LABELS[need.category],
         subcategory=need.subcategory,
@@ -36,6 +38,7 @@ def need_brief(view: service.NeedView) -> schemas.NeedBriefOut:
         preferred_start=need.preferred_start,
         preferred_end=need.preferred_end,
         photos=view.photos,
+        photo_urls=links.urls(view.photos),
         contact_visible=view.contact_visible,
         reporter_name=view.reporter_name,
         reporter_phone=view.reporter_phone,
@@ -55,7 +58,9 @@ def task_out(task: Task) -> schemas.TaskOut:
     )
 
 
-def invitation_out(invitation: TaskInvitation, view: service.NeedView) -> schemas.InvitationOut:
+def invitation_out(
+    invitation: TaskInvitation, view: NeedView, links: PhotoLinks
+) -> schemas.InvitationOut:
     return schemas.InvitationOut(
         id=invitation.id,
         need_id=invitation.need_id,
@@ -66,14 +71,14 @@ def invitation_out(invitation: TaskInvitation, view: service.NeedView) -> schema
         expires_at=invitation.expires_at,
         responded_at=invitation.responded_at,
         explanation=invitation.explanation,
-        need=need_brief(view),
+        need=need_brief(view, links),
     )
 
 
-def task_detail_out(view: service.TaskView) -> schemas.TaskDetailOut:
+def task_detail_out(view: service.TaskView, links: PhotoLinks) -> schemas.TaskDetailOut:
     return schemas.TaskDetailOut(
         task=task_out(view.task),
-        need=need_brief(view.need),
+        need=need_brief(view.need, links),
         events=[schemas.TaskEventOut.model_validate(event) for event in view.events],
     )
 
@@ -103,7 +108,9 @@ async def my_invitations(
     views = await service.my_invitations(
         principal=principal, pending_only=query.status == "pending"
     )
-    return schemas.InvitationListOut(items=[invitation_out(v.invitation, v.need) for v in views])
+    return schemas.InvitationListOut(
+        items=[invitation_out(v.invitation, v.need, links_of(request)) for v in views]
+    )
 
 
 @routes.post(
@@ -126,7 +133,8 @@ async def accept_invitation(
             principal=principal,
             invitation_id=params.invitation_id,
             settings=request.config_dict[SETTINGS],
-        )
+        ),
+        links_of(request),
     )
 
 
@@ -152,7 +160,9 @@ async def decline_invitation(
         settings=request.config_dict[SETTINGS],
     )
     views = await service.my_invitations(principal=principal, pending_only=True)
-    return schemas.InvitationListOut(items=[invitation_out(v.invitation, v.need) for v in views])
+    return schemas.InvitationListOut(
+        items=[invitation_out(v.invitation, v.need, links_of(request)) for v in views]
+    )
 
 
 @routes.get(
@@ -167,7 +177,10 @@ async def my_tasks(
     views = await service.my_tasks(principal=principal, scope=query.status)
     return schemas.TaskListOut(
         items=[
-            schemas.TaskSummaryOut(task=task_out(v.task), need=need_brief(v.need)) for v in views
+            schemas.TaskSummaryOut(
+                task=task_out(v.task), need=need_brief(v.need, links_of(request))
+            )
+            for v in views
         ]
     )
 
@@ -182,7 +195,9 @@ async def my_tasks(
 async def task_detail(
     request: web.Request, *, principal: Principal, params: schemas.TaskPath
 ) -> schemas.TaskDetailOut:
-    return task_detail_out(await service.task_detail(principal=principal, task_id=params.task_id))
+    return task_detail_out(
+        await service.task_detail(principal=principal, task_id=params.task_id), links_of(request)
+    )
 
 
 @routes.post(
@@ -203,7 +218,9 @@ async def check_in(
         lng=body.lng,
         settings=request.config_dict[SETTINGS],
     )
-    return task_detail_out(await service.task_detail(principal=principal, task_id=params.task_id))
+    return task_detail_out(
+        await service.task_detail(principal=principal, task_id=params.task_id), links_of(request)
+    )
 
 
 @routes.post(
@@ -230,7 +247,9 @@ async def check_out(
         photos=body.photos,
         settings=request.config_dict[SETTINGS],
     )
-    return task_detail_out(await service.task_detail(principal=principal, task_id=params.task_id))
+    return task_detail_out(
+        await service.task_detail(principal=principal, task_id=params.task_id), links_of(request)
+    )
 
 
 # --- staff --------------------------------------------------------------------------------------
@@ -257,7 +276,9 @@ async def start_matching(
         settings=request.config_dict[SETTINGS],
         note=body.note,
     )
-    return schemas.MatchingOut(need=need_out(started.need), invited=started.invited)
+    return schemas.MatchingOut(
+        need=need_out(started.need, links_of(request)), invited=started.invited
+    )
 
 
 @routes.post(
@@ -275,7 +296,9 @@ async def assign(
     task = await service.assign_by_hand(
         principal=principal, need_id=params.need_id, volunteer_id=body.volunteer_id, note=body.note
     )
-    return task_detail_out(await service.task_detail(principal=principal, task_id=task.id))
+    return task_detail_out(
+        await service.task_detail(principal=principal, task_id=task.id), links_of(request)
+    )
 
 
 @routes.get(
@@ -323,7 +346,9 @@ async def need_invitations(
 async def need_task(
     request: web.Request, *, principal: Principal, params: NeedPath
 ) -> schemas.TaskDetailOut:
-    return task_detail_out(await service.need_task(principal=principal, need_id=params.need_id))
+    return task_detail_out(
+        await service.need_task(principal=principal, need_id=params.need_id), links_of(request)
+    )
 
 
 @routes.patch(
@@ -340,7 +365,9 @@ async def edit_hours(
     await service.edit_hours(
         principal=principal, task_id=params.task_id, hours=body.hours, reason=body.reason
     )
-    return task_detail_out(await service.task_detail(principal=principal, task_id=params.task_id))
+    return task_detail_out(
+        await service.task_detail(principal=principal, task_id=params.task_id), links_of(request)
+    )
 
 
 @routes.get(

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from server.accounts.models import Person, Role
 from server.volunteers.models import VolunteerProfile
-from tests.builders import Town, add_person, auth, build_town, login
+from tests.builders import Town, add_person, auth, build_town, login, upload_photo
 
 HOME = (44.5500, 129.6300)
 ADDRESS = "幸福里社区阳光小区3号楼2单元502"
@@ -28,7 +28,6 @@ NEED = {
     "description": f"厨房水管漏水，需要会水电维修的师傅，联系电话 {PHONE}",
     "urgency": "urgent",
     "allow_call": True,
-    "photos": ["2026/11/leak.jpg"],
 }
 
 
@@ -79,7 +78,9 @@ async def set_policy(client: TestClient, world: World, **values: object) -> dict
 
 
 async def accepted_need(client: TestClient, world: World, **changes: object) -> int:
-    """A need the resident submitted and the secretary accepted."""
+    """A need the resident submitted (with a photo they uploaded) and the secretary accepted."""
+    if "photos" not in changes:
+        changes["photos"] = [await upload_photo(client, world.tokens["resident"])]
     response = await client.post(
         "/api/v1/needs", json={**NEED, **changes}, headers=world.h("resident")
     )

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 from aiohttp.test_utils import TestClient
+from yarl import URL
 
 from server.core.clock import utcnow
 from server.needs.models import Need, NeedEvent, NeedStatus
@@ -171,7 +172,7 @@ async def test_contact_is_visible_only_to_the_assignee_while_the_task_is_open(
     need = invitation["need"]
     assert need["contact_visible"] is False
     assert need["address"] == "幸福里社区阳光小区3号楼"
-    assert need["reporter_phone"] is None and need["photos"] == []
+    assert need["reporter_phone"] is None and need["photos"] == need["photo_urls"] == []
     assert need["reporter_name"] == "r***" and PHONE not in need["description"]
     assert need["lat"] == round(HOME[0], 3)
 
@@ -183,7 +184,10 @@ async def test_contact_is_visible_only_to_the_assignee_while_the_task_is_open(
         ADDRESS,
         PHONE,
     )
-    assert PHONE in need["description"] and need["photos"] == ["2026/11/leak.jpg"]
+    assert PHONE in need["description"] and need["photos"] == (await Need.get(id=need_id)).photos
+    (photo_url,) = need["photo_urls"]
+    photo = await client.get(URL(photo_url).path_qs)  # the photo itself, through its link
+    assert (photo.status, photo.content_type) == (200, "image/png")
 
     # another volunteer (even one who was invited) cannot open the task
     other = await client.get(f"/api/v1/tasks/{task_id}", headers=world.h("v2"))
@@ -204,6 +208,7 @@ async def test_contact_is_visible_only_to_the_assignee_while_the_task_is_open(
         "幸福里社区阳光小区3号楼",
         None,
     )
+    assert need["photos"] == need["photo_urls"] == []
     listed = await client.get("/api/v1/me/tasks?status=done", headers=world.h("v1"))
     (item,) = (await listed.json())["items"]
     assert item["need"]["reporter_phone"] is None
