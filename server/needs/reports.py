@@ -88,6 +88,16 @@ def outcome_of(need: Need) -> str:
     return STATUS_LABELS[need.status]
 
 
+def as_utc(moment: dt.datetime, field: str) -> dt.datetime:
+    """A time from a query in UTC, as the database stores it (SQLite compares the text)."""
+    if moment.tzinfo is None:
+        raise errors.ValidationFailed(
+            f"{field}：时间必须带时区，如 2026-11-01T00:00:00+08:00",
+            details=[{"field": field, "location": "query"}],
+        )
+    return moment.astimezone(dt.UTC)
+
+
 @dataclass(frozen=True)
 class PublicNeed:
     view: NeedView
@@ -124,9 +134,9 @@ async def public_needs(
         grid = await Grid.get_or_none(id=filters.grid_id, community_id=community.id)
         query = query.filter(grid_path__startswith=grid.path if grid else "/none/")
     if filters.created_from is not None:
-        query = query.filter(created_at__gte=filters.created_from)
+        query = query.filter(created_at__gte=as_utc(filters.created_from, "created_from"))
     if filters.created_to is not None:
-        query = query.filter(created_at__lt=filters.created_to)
+        query = query.filter(created_at__lt=as_utc(filters.created_to, "created_to"))
     page = await _page(query, cursor=cursor, limit=limit)
     reporters = await Person.in_bulk({n.reporter_id for n in page.items}, "id")
     grids = dict(
@@ -159,14 +169,15 @@ async def _page(query: QuerySet[Need], *, cursor: str | None, limit: int) -> Pag
 
 
 def month_range(month: str, timezone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
-    """The first instant of the month and of the next one, in the community's time zone."""
+    """The first instant of the month and of the next one in the community's time zone, as UTC
+    (SQLite compares stored times as text: both sides must be in the zone they are stored in)."""
     match = MONTH_RE.fullmatch(month)
     if match is None or int(match.group(1)) not in MONTH_YEARS:
         raise InvalidMonth(details={"month": month[:32], "example": "2026-11"})
     year, number = int(match.group(1)), int(match.group(2))
     start = dt.datetime(year, number, 1, tzinfo=timezone)
     following = dt.datetime(year + number // 12, number % 12 + 1, 1, tzinfo=timezone)
-    return start, following
+    return start.astimezone(dt.UTC), following.astimezone(dt.UTC)
 
 
 def current_month(now: dt.datetime, timezone: dt.tzinfo) -> str:

@@ -673,6 +673,10 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
         raise errors.ValidationFailed("cursor 无效", details=[{"field": "cursor"}]) from exc
 
 
+def _stored_zone(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC) if moment.tzinfo is not None else moment
+
+
 @dataclass(frozen=True)
 class NeedFilter:
     statuses: Sequence[NeedStatus] = ()
@@ -724,10 +728,11 @@ async def list_needs(
             if filters.overdue
             else query.filter(Q(sla_due_at__isnull=True) | Q(sla_due_at__gte=now))
         )
+    # in UTC, as stored: SQLite compares the text, so "+08:00" values would compare wrongly
     if filters.created_from is not None:
-        query = query.filter(created_at__gte=filters.created_from)
+        query = query.filter(created_at__gte=_stored_zone(filters.created_from))
     if filters.created_to is not None:
-        query = query.filter(created_at__lt=filters.created_to)
+        query = query.filter(created_at__lt=_stored_zone(filters.created_to))
     if cursor:
         created, need_id = decode_cursor(cursor)
         query = query.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=need_id))

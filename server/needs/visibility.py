@@ -112,7 +112,10 @@ def staff_scope(principal: Principal, community: Community) -> Q | None:
 
 def sees_public_list(principal: Principal, community: Community) -> bool:
     """需求公示 is for the community: its residents, volunteers and staff, and the street."""
-    return allows(principal, Permission.VIEW_COMMUNITY, Place(community.street_id, community.id))
+    if allows(principal, Permission.VIEW_COMMUNITY, Place(community.street_id, community.id)):
+        return True
+    # a grid member's grant covers places inside their grid, not the community as a whole
+    return any(grant.community_id == community.id for grant in principal.grants)
 
 
 def may_export(principal: Principal, community: Community) -> bool:
