@@ -59,3 +59,26 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     assert settings.port == 9090
     assert settings.redis_url == "redis://127.0.0.1:6379/3"
     assert settings.public_url == "http://127.0.0.1:9090"
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("", "未设置"),
+        ("demo-media-url-secret", "占位值"),
+        ("changeme" * 5, "占位值"),
+        ("f3a9c2d1e8b7", "太短"),
+    ],
+)
+def test_the_api_refuses_a_weak_photo_link_secret(value: str, says: str) -> None:
+    settings = prod(media_url_secret=value)
+    with pytest.raises(SettingsError, match=f"DANGQUN_MEDIA_URL_SECRET.*{says}"):
+        settings.check_production_ready(serving_api=True)
+    settings.check_production_ready()  # the bot never signs photo links: it does not need one
+
+
+def test_a_real_photo_link_secret_passes_and_media_defaults_under_the_data_dir() -> None:
+    settings = prod(media_url_secret="9b8e7d6c5f4a3b2c1d0e9f8a7b6c5d4e", data_dir="/srv/dangqun")
+    settings.check_production_ready(serving_api=True)
+    assert str(settings.photo_root) == "/srv/dangqun/media"
+    assert str(prod(media_root="/mnt/photos").photo_root) == "/mnt/photos"

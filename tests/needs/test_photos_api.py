@@ -11,6 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from openapi_spec_validator import validate
 from yarl import URL
 
 from server.core.appkeys import SETTINGS
@@ -19,6 +20,7 @@ from server.needs.media import MAX_PHOTO_BYTES, MAX_PHOTOS
 from server.needs.models import Need
 from server.needs.photo_links import PhotoLinks, signature
 from server.needs.photos import photo_file, photo_links, photo_store
+from server.needs.reports import XLSX
 from tests.builders import auth, png_bytes, upload_photo
 from tests.needs.conftest import Roles, assign, finish, submit
 
@@ -311,3 +313,21 @@ async def test_links_cannot_be_forged_stretched_or_pointed_elsewhere(
             )
     gone = URL(links.url(f"needs/p{roles.ids['resident']}/2026/11/{'a' * 64}.png"))
     assert await status_and_code(gone) == (404, "not_found")
+
+
+async def test_the_api_document_describes_uploads_photos_and_the_export(
+    client: TestClient,
+) -> None:
+    document = await (await client.get("/api/openapi.json")).json()
+    validate(document)
+    paths = document["paths"]
+    upload_op = paths["/api/v1/media/photos"]["post"]
+    form_schema = upload_op["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form_schema["required"] == ["photos"]
+    assert {"201", "401", "413", "415", "422", "429"} <= set(upload_op["responses"])
+    photo_op = paths["/api/v1/media/photos/{key}"]["get"]  # the route's regex is not shown
+    assert "security" not in photo_op and "403" in photo_op["responses"]
+    export_op = paths["/api/v1/communities/{community_id}/needs.xlsx"]["get"]
+    assert XLSX in export_op["responses"]["200"]["content"]
+    assert "invalid_month" in export_op["responses"]["400"]["description"]
+    assert "/api/v1/communities/{community_id}/public-needs" in paths

@@ -3,6 +3,8 @@ role over HTTP: 404 (not 403) for a need someone may not see."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -246,6 +248,26 @@ async def test_lists_by_role(client: TestClient, roles: Roles) -> None:
     assert [item["id"] for item in (await mine.json())["items"]] == [need_id]
     neighbours = await client.get("/api/v1/needs", headers=roles.h("neighbour"))
     assert (await neighbours.json())["items"] == []
+
+
+async def test_the_queue_reads_time_bounds_in_any_time_zone(
+    client: TestClient, roles: Roles
+) -> None:
+    need_id = await submit(client, roles)
+    await submit(client, roles)
+    # 00:30 on 1 October in Beijing (still 30 September in UTC) is in October
+    await Need.filter(id=need_id).update(created_at=dt.datetime(2026, 9, 30, 16, 30, tzinfo=dt.UTC))
+    response = await client.get(
+        "/api/v1/needs",
+        params={
+            "scope": "queue",
+            "community_id": roles.town.community.id,
+            "created_from": "2026-10-01T00:00:00+08:00",
+            "created_to": "2026-11-01T00:00:00+08:00",
+        },
+        headers=roles.h("secretary"),
+    )
+    assert [item["id"] for item in (await response.json())["items"]] == [need_id]
 
 
 async def test_export_by_role(client: TestClient, roles: Roles) -> None:
