@@ -43,7 +43,7 @@ from server.needs.visibility import (
 from server.org.models import Community, Grid
 
 PAGE_MAX = 100
-EXPORT_BATCH = 1000  # needs read per query while collecting a month's rows
+EXPORT_BATCH = 500  # needs per query: each batch is converted on the event loop, keep it short
 MONTH_RE = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 # openpyxl and Excel handle years 1900-9999; a needs list before 2000 cannot exist
 MONTH_YEARS = range(2000, 2100)
@@ -331,21 +331,20 @@ async def export_month(
     )
     grids = dict(grid_rows)
     escalated = await _escalated([need["id"] for need in needs])
-    rows = [
-        export_row(need, names=names, grids=grids, escalated=need["id"] in escalated, now=now)
-        for need in needs
-    ]
-    content = await asyncio.to_thread(
-        build_needs_workbook,
-        rows,
-        community_name=community.name,
-        month=month,
-        generated_at=now,
-        timezone=tz,
-    )
+
+    def workbook() -> bytes:
+        # in the worker thread: masking the rows is CPU work too (0.4 s for 10,000 needs)
+        rows = (
+            export_row(need, names=names, grids=grids, escalated=need["id"] in escalated, now=now)
+            for need in needs
+        )
+        return build_needs_workbook(
+            rows, community_name=community.name, month=month, generated_at=now, timezone=tz
+        )
+
     return Export(
         filename=export_filename(community.name, month),
         fallback_filename=f"needs-{community.id}-{month}.xlsx",
-        content=content,
-        rows=len(rows),
+        content=await asyncio.to_thread(workbook),
+        rows=len(needs),
     )

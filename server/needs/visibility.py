@@ -151,6 +151,7 @@ def _coarse(value: float | None) -> float | None:
 def view_of(need: Need, reporter: Person | None, access: Access) -> NeedView:
     """What of the need this access level shows (pure)."""
     name = reporter.name if reporter is not None else ""
+    photos = list(need.photos) if shows_photos(access) else []
     if access is Access.MASKED:
         return NeedView(
             need=need,
@@ -160,7 +161,7 @@ def view_of(need: Need, reporter: Person | None, access: Access) -> NeedView:
             address=address_to_building(need.address),
             lat=_coarse(need.lat),
             lng=_coarse(need.lng),
-            photos=[],
+            photos=photos,
             reporter_name=mask_name(name),
             reporter_phone=None,
             rating_comment=mask_text(need.rating_comment),
@@ -176,7 +177,7 @@ def view_of(need: Need, reporter: Person | None, access: Access) -> NeedView:
         address=need.address,
         lat=need.lat,
         lng=need.lng,
-        photos=list(need.photos),
+        photos=photos,
         reporter_name=name,
         reporter_phone=phone,
         rating_comment=need.rating_comment,
