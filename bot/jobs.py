@@ -24,6 +24,7 @@ from server.digest.weeks import last_complete_week
 from server.needs import service as needs
 from server.points import boards as points_boards
 from server.points import service as points
+from server.projects import service as projects
 from server.tasks import service as tasks
 
 log = logging.getLogger("dangqun.bot.jobs")
@@ -41,6 +42,9 @@ OUTBOX_DISPATCH_SECONDS = 3  # a notification leaves within seconds of its cause
 # 周报: Monday 08:30 local time, before the secretary's week starts
 DIGEST_DAY, DIGEST_HOUR, DIGEST_MINUTE = "mon", 8, 30
 DIGEST_CATCH_UP_HOURS = 6  # default of DANGQUN_DIGEST_CATCH_UP_HOURS
+# 为民实事: owners are reminded from the 25th (a week to report before the month ends); checked
+# daily until the 28th so a bot that was down catches up, once per project and month
+PROJECT_REMINDER_DAYS, PROJECT_REMINDER_HOUR = "25-28", 9
 # job_run keeps a row per slot (about 300 a day); older than this no catch-up window reaches
 JOB_RUN_KEEP_DAYS = 90
 
@@ -182,6 +186,14 @@ async def send_weekly_digest(ctx: JobContext) -> str:
     return f"{week} 周报：写入 {len(messages)} 条待发消息"
 
 
+async def remind_project_updates(ctx: JobContext) -> str:
+    """Remind owners of practical-matter projects (为民实事) with no progress report this month."""
+    count = await projects.remind_missing_updates(
+        now=ctx.now or utcnow(), timezone=ctx.settings.timezone
+    )
+    return f"提醒 {count} 个为民实事项目填报本月进度"
+
+
 async def prune_job_runs(ctx: JobContext) -> str:
     """Delete records of job runs that finished more than 90 days ago."""
     from server.scheduling.service import prune_runs
@@ -256,5 +268,12 @@ def all_jobs(timezone: str, *, catch_up_hours: int = DIGEST_CATCH_UP_HOURS) -> l
             ),
             # every bot process dispatches: SKIP LOCKED claims share the work, no slot guard
             guarded=False,
+        ),
+        Job(
+            name="project_update_reminder",
+            run=remind_project_updates,
+            trigger=CronTrigger(
+                day=PROJECT_REMINDER_DAYS, hour=PROJECT_REMINDER_HOUR, timezone=timezone
+            ),
         ),
     ]

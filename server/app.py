@@ -24,6 +24,7 @@ from server.open311 import views as open311_views
 from server.org import views as org_views
 from server.passbook import views as passbook_views
 from server.points import views as points_views
+from server.projects import views as projects_views
 from server.tasks import views as tasks_views
 from server.volunteers import views as volunteers_views
 from server.wechat.client import WeChatClient
@@ -39,6 +40,7 @@ DOMAIN_ROUTES = (
     digest_views.routes,
     volunteers_views.routes,
     matching_views.routes,
+    projects_views.routes,
 )
 
 

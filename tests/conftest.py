@@ -32,6 +32,9 @@ REDIS_URL = os.environ.get("DANGQUN_TEST_REDIS_URL", "")
 ON_POSTGRES = DATABASE_URL.startswith(("postgres://", "postgresql://"))
 
 TABLES = (
+    "project_event",
+    "project_update",
+    "project",
     "task_event",
     "task",
     "task_invitation",

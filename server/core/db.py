@@ -21,6 +21,7 @@ MODEL_MODULES = [
     "server.passbook.models",
     "server.points.models",
     "server.scheduling.models",
+    "server.projects.models",
 ]
 MIGRATIONS_MODULE = "server.migrations"
 APP_LABEL = "models"
