@@ -32,6 +32,7 @@ REDIS_URL = os.environ.get("DANGQUN_TEST_REDIS_URL", "")
 ON_POSTGRES = DATABASE_URL.startswith(("postgres://", "postgresql://"))
 
 TABLES = (
+    "task_reminder",
     "task_event",
     "task",
     "task_invitation",
