@@ -243,21 +243,22 @@ async def test_transient_failures_retry_with_backoff(
     assert await consents_left(person) == 0
 
 
+@pytest.mark.parametrize("errcode", [40001, 42001])  # token invalid, token expired
 async def test_token_refused_with_40001_is_refreshed_and_retried_once(
-    platform: Platform, bot: Bot, caplog: pytest.LogCaptureFixture
+    platform: Platform, bot: Bot, caplog: pytest.LogCaptureFixture, errcode: int
 ) -> None:
     town = await build_town()
     person = await resident(town)
     await platform.consent("test-resident", TEMPLATE)
     await consent(person)
     first = await need_status(person)
-    await platform.fail_next(SUBSCRIBE, errcode=40001)
+    await platform.fail_next(SUBSCRIBE, errcode=errcode)
 
     with caplog.at_level(logging.INFO, logger="dangqun.wechat"):
         await bot.run()
 
     calls = await platform.records("subscribe_send")
-    assert [c["errcode"] for c in calls] == [40001, 0]
+    assert [c["errcode"] for c in calls] == [errcode, 0]
     tokens = await platform.records("stable_token")
     assert [t["preview"] for t in tokens][-1] == "force_refresh"
     # the first token, the refused one handed back by stable_token, then a forced new one: the
@@ -272,10 +273,10 @@ async def test_token_refused_with_40001_is_refreshed_and_retried_once(
     await platform.consent("test-resident", TEMPLATE)
     await consent(person)
     second = await need_status(person)
-    await platform.fail_next(SUBSCRIBE, errcode=40001, times=2)
+    await platform.fail_next(SUBSCRIBE, errcode=errcode, times=2)
     await bot.run()
     calls = await platform.records("subscribe_send")
-    assert [c["errcode"] for c in calls] == [40001, 0, 40001, 40001]
+    assert [c["errcode"] for c in calls] == [errcode, 0, errcode, errcode]
     await second.refresh_from_db()
     assert (second.status, second.attempts) == (OutboxStatus.PENDING, 1)
 
