@@ -47,6 +47,9 @@ DIGEST_CATCH_UP_HOURS = 6  # default of DANGQUN_DIGEST_CATCH_UP_HOURS
 PROJECT_REMINDER_DAYS, PROJECT_REMINDER_HOUR = "25-28", 9
 # job_run keeps a row per slot (about 300 a day); older than this no catch-up window reaches
 JOB_RUN_KEEP_DAYS = 90
+# 服务提醒: T-24h and T-2h reminders are written within this many minutes of their time; a bot
+# that starts runs the latest slot at once (what is still due, never what was already written)
+TASK_REMINDERS_MINUTES = 5
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,16 @@ async def dispatch_outbox(ctx: JobContext) -> None:
             metrics=PROCESS_METRICS,
         )
         await dispatcher.drain()
+
+
+async def send_task_reminders(ctx: JobContext) -> str:
+    """服务提醒: remind volunteers 24 h and 2 h before a task starts (and the resident at 2 h)."""
+    from server.tasks.reminders import send_due_reminders
+
+    scan = await send_due_reminders(now=ctx.now or utcnow(), settings=ctx.settings)
+    if scan.written:
+        log.info("task reminders: %d for tomorrow, %d within 2 hours", scan.day_before, scan.soon)
+    return f"写入 {scan.day_before} 条 24 小时提醒、{scan.soon} 条 2 小时提醒"
 
 
 def _digest_week(ctx: JobContext) -> tuple[str, str]:
@@ -275,5 +288,13 @@ def all_jobs(timezone: str, *, catch_up_hours: int = DIGEST_CATCH_UP_HOURS) -> l
             trigger=CronTrigger(
                 day=PROJECT_REMINDER_DAYS, hour=PROJECT_REMINDER_HOUR, timezone=timezone
             ),
+        ),
+        Job(
+            name="task_reminders",
+            run=send_task_reminders,
+            trigger=IntervalTrigger(
+                minutes=TASK_REMINDERS_MINUTES, start_date=INTERVAL_EPOCH, timezone=timezone
+            ),
+            catch_up=dt.timedelta(minutes=TASK_REMINDERS_MINUTES),
         ),
     ]

@@ -35,6 +35,7 @@ TABLES = (
     "project_event",
     "project_update",
     "project",
+    "task_reminder",
     "task_event",
     "task",
     "task_invitation",

@@ -34,6 +34,7 @@ KIND_TITLES: dict[str, str] = {
     "need_sla_warning": "需求即将超时",
     "need_overdue": "需求已超时",
     "task_reminder": "服务任务提醒",
+    "task_reminder_resident": "志愿者即将前来服务",
     "task_invitation": "服务邀请",
     "task_assigned": "服务任务已派给您",
     "task_invitation_withdrawn": "服务邀请已撤回",
@@ -65,6 +66,17 @@ class Content:
 def _text(payload: Mapping[str, Any], key: str, default: str = "") -> str:
     value = payload.get(key)
     return str(value) if value not in (None, "") else default
+
+
+def _moment(payload: Mapping[str, Any], key: str) -> dt.datetime | None:
+    """An ISO time of the payload as a datetime (template time fields are formatted from it)."""
+    value = payload.get(key)
+    if isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.datetime.fromisoformat(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
 
 
 def _cut_utf8(text: str, max_bytes: int) -> str:
@@ -106,8 +118,18 @@ def render(
         template = "task_remind"
         values = {
             "thing1": need_title,
-            "time2": _text(payload, "starts_at_text") or payload.get("starts_at") or created_at,
+            "time2": _moment(payload, "starts_at") or created_at,
             "phrase3": _text(payload, "phrase", "即将开始"),
+        }
+    elif kind == "task_reminder_resident":
+        volunteer = _text(payload, "volunteer", "志愿者")
+        body = _text(payload, "text", f"您的需求“{need_title}”：志愿者{volunteer}即将前来服务。")
+        template = "need_status"
+        values = {
+            "thing1": need_title,
+            "phrase2": "即将服务",
+            "time3": _moment(payload, "starts_at") or created_at,
+            "thing4": f"志愿者{volunteer}将按时前来",
         }
     elif kind == "task_invitation":
         address = _text(payload, "address")

@@ -64,6 +64,8 @@ ROUTES: dict[str, tuple[Route, ...]] = {
         R(A.COMMUNITY_ROBOT, C.ROBOT),
     ),
     "project_update_reminder": (R(A.RECIPIENT, C.WECOM_APP), R(A.SECRETARIES, C.WECOM_APP)),
+    # the resident: the volunteer comes within two hours (sent with the volunteer's T-2h reminder)
+    "task_reminder_resident": (R(A.RECIPIENT, C.SUBSCRIBE),),
 }
 # need_overdue depends on how far the need was escalated (grid → community → street)
 OVERDUE_ROUTES: dict[int, tuple[Route, ...]] = {
