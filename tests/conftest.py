@@ -32,6 +32,11 @@ REDIS_URL = os.environ.get("DANGQUN_TEST_REDIS_URL", "")
 ON_POSTGRES = DATABASE_URL.startswith(("postgres://", "postgresql://"))
 
 TABLES = (
+    "activity_event",
+    "activity_signup",
+    "activity",
+    "party_registration",
+    "party_service_setting",
     "task_event",
     "task",
     "task_invitation",
