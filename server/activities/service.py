@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
@@ -261,9 +262,9 @@ async def list_activities(
             "starts_at", "id"
         )
     elif scope == "past":
-        query = query.exclude(status=ActivityStatus.PUBLISHED, ends_at__gt=now).order_by(
-            "-starts_at", "-id"
-        )
+        query = query.filter(
+            Q(status__not=ActivityStatus.PUBLISHED) | Q(ends_at__lte=now)
+        ).order_by("-starts_at", "-id")
     else:
         query = query.order_by("-starts_at", "-id")
     return await _views(await query.limit(limit), principal.person_id)
@@ -489,9 +490,14 @@ async def edit(
         schedule = rules.check_schedule(
             starts_at=proposed["starts_at"],
             ends_at=proposed["ends_at"],
+            # a deadline that was the start (the default) or falls after the new start follows it
             signup_deadline=proposed["signup_deadline"]
-            if "signup_deadline" in given or proposed["signup_deadline"] <= proposed["starts_at"]
-            else None,  # a deadline after the new start moves to the start
+            if "signup_deadline" in given
+            or (
+                activity.signup_deadline != activity.starts_at
+                and proposed["signup_deadline"] <= proposed["starts_at"]
+            )
+            else None,
             hours=Decimal(proposed["hours"]) if "hours" in given else None,
             now=now,
             require_future=times_changed,

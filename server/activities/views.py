@@ -157,7 +157,7 @@ async def activity_detail(
         service.SkillsRequired,
     ),
 )
-async def sign_up(
+async def activity_sign_up(
     request: web.Request, *, principal: Principal, params: schemas.ActivityPath
 ) -> schemas.ActivityOut:
     return activity_out(
@@ -172,7 +172,7 @@ async def sign_up(
     summary="退出报名（活动开始前）；空出的名额给候补第一位",
     errors=(errors.NotFound, service.NotSignedUp, service.ActivityStarted, ActivityStateConflict),
 )
-async def withdraw(
+async def activity_withdraw(
     request: web.Request, *, principal: Principal, params: schemas.ActivityPath
 ) -> schemas.ActivityOut:
     return activity_out(
@@ -194,7 +194,7 @@ async def withdraw(
         service.CheckinLocked,
     ),
 )
-async def check_in(
+async def activity_check_in(
     request: web.Request,
     *,
     principal: Principal,
@@ -304,7 +304,7 @@ async def activity_roster(
     summary="书记获取签到码（首次获取时生成，结束后 30 分钟失效）",
     errors=(errors.NotFound, errors.PermissionDenied, service.OutsideCheckinWindow),
 )
-async def get_checkin_code(
+async def get_activity_checkin_code(
     request: web.Request, *, principal: Principal, params: schemas.ActivityPath
 ) -> schemas.CheckinCodeOut:
     code = await service.checkin_code(
@@ -322,7 +322,7 @@ async def get_checkin_code(
     summary="书记更换签到码（旧码立即失效）",
     errors=(errors.NotFound, errors.PermissionDenied, service.OutsideCheckinWindow),
 )
-async def rotate_checkin_code(
+async def rotate_activity_checkin_code(
     request: web.Request, *, principal: Principal, params: schemas.ActivityPath
 ) -> schemas.CheckinCodeOut:
     code = await service.checkin_code(
@@ -341,7 +341,7 @@ async def rotate_checkin_code(
     summary="书记手动标记（或取消）出席",
     errors=(errors.NotFound, errors.PermissionDenied, service.NotStarted, ActivityStateConflict),
 )
-async def mark_attendance(
+async def mark_activity_attendance(
     request: web.Request,
     *,
     principal: Principal,

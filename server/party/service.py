@@ -108,10 +108,13 @@ async def update_setting(*, principal: Principal, community_id: int, hours: Deci
 
 
 async def hours_in_year(
-    *, community_id: int, year: int, person_ids: list[int] | None = None
+    *, community_id: int, year: int, as_of: dt.date, person_ids: list[int] | None = None
 ) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
-    """Approved and pending hours per person credited in the community in ``year``."""
+    """Approved and pending hours per person credited in the community in ``year`` up to the end
+    of ``as_of`` (a service counts when it was credited, however late it was approved)."""
     start, end = year_bounds(year)
+    day_after = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=CALENDAR)
+    end = min(end, day_after.astimezone(dt.UTC))
     approved = await approved_hours_by_person(community_id, start, end)
     query = HoursClaim.filter(
         community_id=community_id,
@@ -153,7 +156,10 @@ async def _progress_of(
     for community_id, members in by_community.items():
         setting = await yearly_hours(community_id=community_id)
         approved, pending = await hours_in_year(
-            community_id=community_id, year=year, person_ids=[m.person_id for m in members]
+            community_id=community_id,
+            year=year,
+            as_of=as_of,
+            person_ids=[m.person_id for m in members],
         )
         for member in members:
             progress = None

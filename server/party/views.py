@@ -71,7 +71,7 @@ def setting_out(setting: service.Setting) -> schemas.SettingOut:
         service.AlreadyRegistered,
     ),
 )
-async def register(
+async def party_register(
     request: web.Request, *, principal: Principal, body: schemas.RegistrationIn
 ) -> schemas.RegistrationOut:
     return registration_out(
@@ -92,7 +92,7 @@ async def register(
     response=schemas.RegistrationListOut,
     summary="我的报到记录和今年的服务进度",
 )
-async def my_registrations(
+async def my_party_registrations(
     request: web.Request, *, principal: Principal, query: schemas.YearQuery
 ) -> schemas.RegistrationListOut:
     views = await service.my_registrations(principal=principal, year=query.year, now=utcnow())
@@ -107,7 +107,7 @@ async def my_registrations(
     summary="结束报到（搬离等）：本人或社区书记",
     errors=(errors.NotFound, errors.Conflict),
 )
-async def end_registration(
+async def end_party_registration(
     request: web.Request,
     *,
     principal: Principal,
@@ -132,7 +132,7 @@ async def end_registration(
     summary="书记查看报到党员的服务进度：落后最多的在前，可按状态、支部、单位筛选",
     errors=(errors.NotFound, errors.PermissionDenied),
 )
-async def community_members(
+async def party_members(
     request: web.Request,
     *,
     principal: Principal,
@@ -167,7 +167,7 @@ async def community_members(
     summary="社区对报到党员的年度服务时长要求（默认 12 小时）",
     errors=(errors.NotFound,),
 )
-async def get_setting(
+async def get_party_setting(
     request: web.Request, *, principal: Principal, params: schemas.CommunityPath
 ) -> schemas.SettingOut:
     return setting_out(
@@ -183,7 +183,7 @@ async def get_setting(
     summary="书记设置年度服务时长要求",
     errors=(errors.NotFound, errors.PermissionDenied),
 )
-async def update_setting(
+async def update_party_setting(
     request: web.Request,
     *,
     principal: Principal,
