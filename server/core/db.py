@@ -22,6 +22,8 @@ MODEL_MODULES = [
     "server.points.models",
     "server.scheduling.models",
     "server.projects.models",
+    "server.activities.models",
+    "server.party.models",
 ]
 MIGRATIONS_MODULE = "server.migrations"
 APP_LABEL = "models"

@@ -45,6 +45,19 @@ KIND_TITLES: dict[str, str] = {
     "honour_board": "本月光荣榜",
     "weekly_digest": "社区工作周报",
     "project_update_reminder": "为民实事进度待更新",
+    "activity_reminder": "志愿活动明天开始",
+    "activity_promoted": "候补成功，已获得活动名额",
+    "activity_changed": "志愿活动时间地点变更",
+    "activity_cancelled": "志愿活动已取消",
+    "party_progress_behind": "双报到服务进度提醒",
+    "party_progress_summary": "双报到党员服务进度",
+}
+# what the subscribe message's phrase field (≤ 5 characters) says for each activity notice
+ACTIVITY_PHRASES: dict[str, str] = {
+    "activity_reminder": "即将开始",
+    "activity_promoted": "候补成功",
+    "activity_changed": "时间有变",
+    "activity_cancelled": "活动取消",
 }
 URGENCY_MARKS = {"urgent": "【紧急】", "emergency": "【特急】"}
 
@@ -146,6 +159,24 @@ def render(
         body = f"书记已把服务“{need_title}”派给您，请按时到场签到。"
         template = "task_remind"
         values = {"thing1": need_title, "time2": created_at, "phrase3": "已派单"}
+    elif kind in ACTIVITY_PHRASES:
+        activity_title = _text(payload, "title", "志愿活动")
+        body = _text(payload, "text", f"志愿活动“{activity_title}”：{KIND_TITLES[kind]}")
+        template = "task_remind"
+        starts_at = _text(payload, "starts_at")
+        values = {
+            "thing1": activity_title,
+            "time2": dt.datetime.fromisoformat(starts_at) if starts_at else created_at,
+            "phrase3": ACTIVITY_PHRASES[kind],
+        }
+    elif kind == "party_progress_behind":
+        body = _text(payload, "text", "您今年的双报到服务时长落后于进度。")
+        template = "task_remind"
+        values = {
+            "thing1": f"今年已服务{_text(payload, 'approved_hours', '0')}小时",
+            "time2": created_at,
+            "phrase3": "进度落后",
+        }
     elif kind == "task_unmatched":
         body = f"{mark}需求“{need_title}”：{_text(payload, 'text', '没有志愿者接单，请派单')}"
     else:
