@@ -9,6 +9,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -16,14 +17,17 @@ from apscheduler.triggers.interval import IntervalTrigger
 from redis.asyncio import Redis
 
 from bot.slots import INTERVAL_EPOCH, slot_time
+from server.activities import service as activities
 from server.core.clock import utcnow
 from server.core.config import Settings
 from server.digest import service as digest
 from server.digest.service import PlannedMessage
 from server.digest.weeks import last_complete_week
 from server.needs import service as needs
+from server.party import service as party
 from server.points import boards as points_boards
 from server.points import service as points
+from server.projects import service as projects
 from server.tasks import service as tasks
 
 log = logging.getLogger("dangqun.bot.jobs")
@@ -41,8 +45,20 @@ OUTBOX_DISPATCH_SECONDS = 3  # a notification leaves within seconds of its cause
 # 周报: Monday 08:30 local time, before the secretary's week starts
 DIGEST_DAY, DIGEST_HOUR, DIGEST_MINUTE = "mon", 8, 30
 DIGEST_CATCH_UP_HOURS = 6  # default of DANGQUN_DIGEST_CATCH_UP_HOURS
+# 为民实事: owners are reminded from the 25th (a week to report before the month ends); checked
+# daily until the 28th so a bot that was down catches up, once per project and month
+PROJECT_REMINDER_DAYS, PROJECT_REMINDER_HOUR = "25-28", 9
 # job_run keeps a row per slot (about 300 a day); older than this no catch-up window reaches
 JOB_RUN_KEEP_DAYS = 90
+# 服务提醒: T-24h and T-2h reminders are written within this many minutes of their time; a bot
+# that starts runs the latest slot at once (what is still due, never what was already written)
+TASK_REMINDERS_MINUTES = 5
+# 志愿活动: reminders go out a day ahead and activities close a day after their end, so looking
+# every 10 minutes is precise enough
+ACTIVITY_SCAN_MINUTES = 10
+# 双报到: on the 1st at 09:30 (after the honour board), progress as of the month's end before
+PARTY_REMINDER_DAY, PARTY_REMINDER_HOUR, PARTY_REMINDER_MINUTE = 1, 9, 30
+PARTY_REMINDER_CATCH_UP = dt.timedelta(days=3)  # a bot down on the 1st still sends it that week
 
 
 @dataclass(frozen=True)
@@ -148,6 +164,16 @@ async def dispatch_outbox(ctx: JobContext) -> None:
         await dispatcher.drain()
 
 
+async def send_task_reminders(ctx: JobContext) -> str:
+    """服务提醒: remind volunteers 24 h and 2 h before a task starts (and the resident at 2 h)."""
+    from server.tasks.reminders import send_due_reminders
+
+    scan = await send_due_reminders(now=ctx.now or utcnow(), settings=ctx.settings)
+    if scan.written:
+        log.info("task reminders: %d for tomorrow, %d within 2 hours", scan.day_before, scan.soon)
+    return f"写入 {scan.day_before} 条 24 小时提醒、{scan.soon} 条 2 小时提醒"
+
+
 def _digest_week(ctx: JobContext) -> tuple[str, str]:
     """The week a digest run reports on, and the key that makes its messages unique.
 
@@ -182,6 +208,14 @@ async def send_weekly_digest(ctx: JobContext) -> str:
     return f"{week} 周报：写入 {len(messages)} 条待发消息"
 
 
+async def remind_project_updates(ctx: JobContext) -> str:
+    """Remind owners of practical-matter projects (为民实事) with no progress report this month."""
+    count = await projects.remind_missing_updates(
+        now=ctx.now or utcnow(), timezone=ctx.settings.timezone
+    )
+    return f"提醒 {count} 个为民实事项目填报本月进度"
+
+
 async def prune_job_runs(ctx: JobContext) -> str:
     """Delete records of job runs that finished more than 90 days ago."""
     from server.scheduling.service import prune_runs
@@ -189,6 +223,40 @@ async def prune_job_runs(ctx: JobContext) -> str:
     now = ctx.now or utcnow()
     count = await prune_runs(before=now - dt.timedelta(days=JOB_RUN_KEEP_DAYS))
     return f"删除 {count} 条旧的任务运行记录"
+
+
+async def remind_activities(ctx: JobContext) -> str:
+    """志愿活动提醒: a day before an activity, remind each volunteer with a place (once)."""
+    count = await activities.send_due_reminders(now=ctx.now or utcnow())
+    return f"写入 {count} 条活动提醒"
+
+
+async def close_finished_activities(ctx: JobContext) -> str:
+    """Close activities a day after their end; attendees' hours go to the passbook (pending)."""
+    count = await activities.close_due(now=ctx.now or utcnow())
+    return f"自动结束 {count} 个活动"
+
+
+def _party_month(ctx: JobContext) -> tuple[dt.date, str]:
+    """The day a 双报到 run reports up to (the last day of the month before its fire time, local)
+    and the key that makes its messages unique: the month for a scheduled slot (a catch-up or a
+    takeover never sends a month twice), the slot itself for a manual run."""
+    fired = slot_time(ctx.slot) if ctx.slot else (ctx.now or utcnow())
+    local = fired.astimezone(ZoneInfo(ctx.settings.timezone)).date()
+    as_of = local.replace(day=1) - dt.timedelta(days=1)
+    run_key = ctx.slot if ctx.slot.startswith("manual-") else f"{as_of:%Y-%m}"
+    return as_of, run_key
+
+
+async def remind_party_progress(ctx: JobContext) -> str:
+    """双报到: on the 1st, remind registered members behind schedule; a summary to the secretary."""
+    if ctx.community_id is None:
+        raise ValueError("party_progress_reminder runs per community")
+    as_of, run_key = _party_month(ctx)
+    count = await party.send_monthly_reminders(
+        community_id=ctx.community_id, as_of=as_of, run_key=run_key
+    )
+    return f"截至 {as_of}：写入 {count} 条双报到提醒"
 
 
 def all_jobs(timezone: str, *, catch_up_hours: int = DIGEST_CATCH_UP_HOURS) -> list[Job]:
@@ -256,5 +324,46 @@ def all_jobs(timezone: str, *, catch_up_hours: int = DIGEST_CATCH_UP_HOURS) -> l
             ),
             # every bot process dispatches: SKIP LOCKED claims share the work, no slot guard
             guarded=False,
+        ),
+        Job(
+            name="project_update_reminder",
+            run=remind_project_updates,
+            trigger=CronTrigger(
+                day=PROJECT_REMINDER_DAYS, hour=PROJECT_REMINDER_HOUR, timezone=timezone
+            ),
+        ),
+        Job(
+            name="task_reminders",
+            run=send_task_reminders,
+            trigger=IntervalTrigger(
+                minutes=TASK_REMINDERS_MINUTES, start_date=INTERVAL_EPOCH, timezone=timezone
+            ),
+            catch_up=dt.timedelta(minutes=TASK_REMINDERS_MINUTES),
+        ),
+        Job(
+            name="activity_reminder",
+            run=remind_activities,
+            trigger=IntervalTrigger(
+                minutes=ACTIVITY_SCAN_MINUTES, start_date=INTERVAL_EPOCH, timezone=timezone
+            ),
+        ),
+        Job(
+            name="activity_auto_close",
+            run=close_finished_activities,
+            trigger=IntervalTrigger(
+                minutes=ACTIVITY_SCAN_MINUTES, start_date=INTERVAL_EPOCH, timezone=timezone
+            ),
+        ),
+        Job(
+            name="party_progress_reminder",
+            run=remind_party_progress,
+            trigger=CronTrigger(
+                day=PARTY_REMINDER_DAY,
+                hour=PARTY_REMINDER_HOUR,
+                minute=PARTY_REMINDER_MINUTE,
+                timezone=timezone,
+            ),
+            per_community=True,
+            catch_up=PARTY_REMINDER_CATCH_UP,
         ),
     ]

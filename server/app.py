@@ -8,6 +8,7 @@ import aiohttp
 from aiohttp import web
 
 from server.accounts import views as accounts_views
+from server.activities import views as activities_views
 from server.core import appkeys, health
 from server.core.config import Settings
 from server.core.db import orm_context
@@ -22,8 +23,10 @@ from server.needs import views as needs_views
 from server.notify import views as notify_views
 from server.open311 import views as open311_views
 from server.org import views as org_views
+from server.party import views as party_views
 from server.passbook import views as passbook_views
 from server.points import views as points_views
+from server.projects import views as projects_views
 from server.tasks import views as tasks_views
 from server.volunteers import views as volunteers_views
 from server.wechat.client import WeChatClient
@@ -39,6 +42,9 @@ DOMAIN_ROUTES = (
     digest_views.routes,
     volunteers_views.routes,
     matching_views.routes,
+    projects_views.routes,
+    activities_views.routes,
+    party_views.routes,
 )
 
 

@@ -34,6 +34,15 @@ REDIS_URL = os.environ.get("DANGQUN_TEST_REDIS_URL", "")
 ON_POSTGRES = DATABASE_URL.startswith(("postgres://", "postgresql://"))
 
 TABLES = (
+    "project_event",
+    "project_update",
+    "project",
+    "task_reminder",
+    "activity_event",
+    "activity_signup",
+    "activity",
+    "party_registration",
+    "party_service_setting",
     "task_event",
     "task",
     "task_invitation",

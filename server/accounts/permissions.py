@@ -32,6 +32,8 @@ class Action(StrEnum):
     VIEW_VOLUNTEERS = "view_volunteers"  # a community's volunteer profiles
     VIEW_CANDIDATES = "view_candidates"  # ranked volunteers for a need, with the reasons
     MANAGE_MATCHING = "manage_matching"  # skill tags, matching weights, party-first categories
+    MANAGE_ACTIVITIES = "manage_activities"  # 志愿活动: publish, edit, cancel, check-in, close
+    MANAGE_PARTY = "manage_party"  # 双报到: registered members' progress, the yearly expectation
     EXPORT_NEEDS = "export_needs"  # the monthly needs list as a spreadsheet (群众需求清单)
 
 
@@ -56,6 +58,8 @@ RULES: dict[Action, frozenset[Role]] = {
     Action.VIEW_VOLUNTEERS: STAFF,
     Action.VIEW_CANDIDATES: STAFF,
     Action.MANAGE_MATCHING: LEADERS,
+    Action.MANAGE_ACTIVITIES: LEADERS,
+    Action.MANAGE_PARTY: LEADERS,
     Action.EXPORT_NEEDS: LEADERS,
 }
 

@@ -21,6 +21,9 @@ MODEL_MODULES = [
     "server.passbook.models",
     "server.points.models",
     "server.scheduling.models",
+    "server.projects.models",
+    "server.activities.models",
+    "server.party.models",
 ]
 MIGRATIONS_MODULE = "server.migrations"
 APP_LABEL = "models"

@@ -25,6 +25,7 @@ from server.digest.content import (
 )
 from server.digest.weeks import parse_week, week_bounds
 from server.needs.lifecycle import OPEN_STATUSES
+from server.projects import service as projects
 
 OPEN = tuple(sorted(status.value for status in OPEN_STATUSES))
 
@@ -91,8 +92,9 @@ async def volunteer_hours_for_week(
 
 
 async def projects_for_community(community_id: int) -> list[ProjectProgress]:
-    """Practical-matter projects (为民实事) and their progress: no projects domain exists yet."""
-    return []
+    """The community's active practical-matter projects (为民实事) and how far each is."""
+    rows = await projects.active_progress(community_id=community_id)
+    return [ProjectProgress(name=name, percent=percent, note=note) for name, percent, note in rows]
 
 
 async def digest_input(

@@ -353,8 +353,12 @@ class VolunteerIndex:
         values["load"] = self.load_value[pick]
         values["reliability"] = self.reliability[pick]
         # a volunteer's recent load decays by the same factor for everyone: one multiplication
-        decay = 2.0 ** (-max(0.0, _hours(now) - self.base_hours) / scoring.LOAD_HALF_LIFE_HOURS)
-        fairness = self.recent_weight[pick] * decay
+        # (capped: a ``now`` long before the index was built must not overflow to inf × 0 = NaN)
+        exponent = min((self.base_hours - _hours(now)) / scoring.LOAD_HALF_LIFE_HOURS, 1000.0)
+        fairness = self.recent_weight[pick] * 2.0**exponent
+        # a load recorded after ``now`` counts in full, as in scoring.decayed_load: its weight
+        # times the decay would exceed the load itself, so the smaller of the two is the value
+        np.minimum(fairness, self.recent_load[pick], out=fairness)
         fairness += 1.0
         values["fairness"] = np.reciprocal(fairness, out=fairness)
         values["party"] = self.party[pick].astype(np.float64) if need.party_first else 0.0

@@ -38,8 +38,22 @@ def _one_line(value: object) -> str:
     return _SPACES_RE.sub(" ", str(value)).strip()
 
 
+def _parse_iso(text: str) -> dt.datetime | str:
+    """An ISO 8601 time (as payloads carry them) as a datetime; other text as it is.
+
+    WeChat refuses '2026-11-30T09:00:00+00:00' in a time or date field (47003): it must be
+    formatted, and shown in local time.
+    """
+    try:
+        return dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return text
+
+
 def fit_value(field_type: str, value: object, *, tz: dt.tzinfo = dt.UTC) -> str:
     """One value made acceptable for its field type (datetimes are shown in ``tz``)."""
+    if field_type in ("time", "date") and isinstance(value, str):
+        value = _parse_iso(value)
     if isinstance(value, dt.datetime):
         local = value.astimezone(tz) if value.tzinfo else value
         if field_type == "date":

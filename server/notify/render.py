@@ -34,6 +34,7 @@ KIND_TITLES: dict[str, str] = {
     "need_sla_warning": "需求即将超时",
     "need_overdue": "需求已超时",
     "task_reminder": "服务任务提醒",
+    "task_reminder_resident": "志愿者即将前来服务",
     "task_invitation": "服务邀请",
     "task_assigned": "服务任务已派给您",
     "task_invitation_withdrawn": "服务邀请已撤回",
@@ -44,6 +45,19 @@ KIND_TITLES: dict[str, str] = {
     "honour_board": "本月光荣榜",
     "weekly_digest": "社区工作周报",
     "project_update_reminder": "为民实事进度待更新",
+    "activity_reminder": "志愿活动明天开始",
+    "activity_promoted": "候补成功，已获得活动名额",
+    "activity_changed": "志愿活动时间地点变更",
+    "activity_cancelled": "志愿活动已取消",
+    "party_progress_behind": "双报到服务进度提醒",
+    "party_progress_summary": "双报到党员服务进度",
+}
+# what the subscribe message's phrase field (≤ 5 characters) says for each activity notice
+ACTIVITY_PHRASES: dict[str, str] = {
+    "activity_reminder": "即将开始",
+    "activity_promoted": "候补成功",
+    "activity_changed": "时间有变",
+    "activity_cancelled": "活动取消",
 }
 URGENCY_MARKS = {"urgent": "【紧急】", "emergency": "【特急】"}
 
@@ -65,6 +79,17 @@ class Content:
 def _text(payload: Mapping[str, Any], key: str, default: str = "") -> str:
     value = payload.get(key)
     return str(value) if value not in (None, "") else default
+
+
+def _moment(payload: Mapping[str, Any], key: str) -> dt.datetime | None:
+    """An ISO time of the payload as a datetime (template time fields are formatted from it)."""
+    value = payload.get(key)
+    if isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.datetime.fromisoformat(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
 
 
 def _cut_utf8(text: str, max_bytes: int) -> str:
@@ -106,8 +131,18 @@ def render(
         template = "task_remind"
         values = {
             "thing1": need_title,
-            "time2": _text(payload, "starts_at_text") or payload.get("starts_at") or created_at,
+            "time2": _moment(payload, "starts_at") or created_at,
             "phrase3": _text(payload, "phrase", "即将开始"),
+        }
+    elif kind == "task_reminder_resident":
+        volunteer = _text(payload, "volunteer", "志愿者")
+        body = _text(payload, "text", f"您的需求“{need_title}”：志愿者{volunteer}即将前来服务。")
+        template = "need_status"
+        values = {
+            "thing1": need_title,
+            "phrase2": "即将服务",
+            "time3": _moment(payload, "starts_at") or created_at,
+            "thing4": f"志愿者{volunteer}将按时前来",
         }
     elif kind == "task_invitation":
         address = _text(payload, "address")
@@ -124,6 +159,24 @@ def render(
         body = f"书记已把服务“{need_title}”派给您，请按时到场签到。"
         template = "task_remind"
         values = {"thing1": need_title, "time2": created_at, "phrase3": "已派单"}
+    elif kind in ACTIVITY_PHRASES:
+        activity_title = _text(payload, "title", "志愿活动")
+        body = _text(payload, "text", f"志愿活动“{activity_title}”：{KIND_TITLES[kind]}")
+        template = "task_remind"
+        starts_at = _text(payload, "starts_at")
+        values = {
+            "thing1": activity_title,
+            "time2": dt.datetime.fromisoformat(starts_at) if starts_at else created_at,
+            "phrase3": ACTIVITY_PHRASES[kind],
+        }
+    elif kind == "party_progress_behind":
+        body = _text(payload, "text", "您今年的双报到服务时长落后于进度。")
+        template = "task_remind"
+        values = {
+            "thing1": f"今年已服务{_text(payload, 'approved_hours', '0')}小时",
+            "time2": created_at,
+            "phrase3": "进度落后",
+        }
     elif kind == "task_unmatched":
         body = f"{mark}需求“{need_title}”：{_text(payload, 'text', '没有志愿者接单，请派单')}"
     else:

@@ -64,6 +64,16 @@ ROUTES: dict[str, tuple[Route, ...]] = {
         R(A.COMMUNITY_ROBOT, C.ROBOT),
     ),
     "project_update_reminder": (R(A.RECIPIENT, C.WECOM_APP), R(A.SECRETARIES, C.WECOM_APP)),
+    # the resident: the volunteer comes within two hours (sent with the volunteer's T-2h reminder)
+    "task_reminder_resident": (R(A.RECIPIENT, C.SUBSCRIBE),),
+    # volunteers: group activities (志愿活动) they signed up for
+    "activity_reminder": (R(A.RECIPIENT, C.SUBSCRIBE),),
+    "activity_promoted": (R(A.RECIPIENT, C.SUBSCRIBE),),
+    "activity_changed": (R(A.RECIPIENT, C.SUBSCRIBE),),
+    "activity_cancelled": (R(A.RECIPIENT, C.SUBSCRIBE),),
+    # 双报到: the member behind schedule, and the month's summary to the secretaries
+    "party_progress_behind": (R(A.RECIPIENT, C.SUBSCRIBE),),
+    "party_progress_summary": (R(A.RECIPIENT, C.WECOM_APP), R(A.SECRETARIES, C.WECOM_APP)),
 }
 # need_overdue depends on how far the need was escalated (grid → community → street)
 OVERDUE_ROUTES: dict[int, tuple[Route, ...]] = {

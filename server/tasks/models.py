@@ -166,3 +166,25 @@ class TaskPolicy(Model):
 
     class Meta:
         table = "task_policy"
+
+
+class TaskReminder(Model):
+    """A reminder before a task's start that was written to the outbox (one per task and kind).
+
+    Written in the same transaction as its outbox rows: the unique (task, kind) pair makes each
+    reminder go once, whatever the number of bot processes, re-runs and catch-ups.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    task: fields.ForeignKeyRelation[Task] = fields.ForeignKeyField(
+        "models.Task", related_name="reminders", on_delete=fields.CASCADE
+    )
+    kind = fields.CharField(max_length=8)  # "24h" or "2h" (server/tasks/reminder_rules.py)
+    starts_at = fields.DatetimeField()  # the start time it reminded of
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    task_id: int
+
+    class Meta:
+        table = "task_reminder"
+        unique_together = (("task", "kind"),)

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from redis.asyncio import Redis
@@ -23,6 +24,26 @@ ERR_CODE_RATE_LIMITED = 45011  # jscode2session called too often for one user
 TOKEN_EXPIRY_MARGIN_SECONDS = 300  # refresh 5 min early: the platform overlaps old and new 5 min
 TOKEN_LOCK_SECONDS = 15  # longest a token fetch may hold the lock
 FETCH_COUNTER_TTL_SECONDS = 2 * 24 * 3600
+PLATFORM_TZ = ZoneInfo("Asia/Shanghai")  # WeChat and WeCom reset daily quotas at Beijing midnight
+
+
+def quota_day(now: dt.datetime | None = None) -> str:
+    """The platform's day (Beijing time) a token fetch counts against."""
+    return (now or dt.datetime.now(dt.UTC)).astimezone(PLATFORM_TZ).date().isoformat()
+
+
+async def count_token_fetch(redis: Redis, prefix: str) -> int:
+    """Count one token fetch against today's quota; returns today's count so far."""
+    counter = f"{prefix}:{quota_day()}"
+    fetches = int(await redis.incr(counter))
+    await redis.expire(counter, FETCH_COUNTER_TTL_SECONDS)
+    return fetches
+
+
+async def token_fetches_on(redis: Redis, prefix: str, day: str | None = None) -> int:
+    """Token fetches counted on a day (today by default)."""
+    value = await redis.get(f"{prefix}:{day or quota_day()}")
+    return int(value or 0)
 
 
 class WeChatError(Exception):
@@ -137,10 +158,7 @@ class WeChatClient:
                 "force_refresh": force_refresh,
             },
         )
-        day = dt.date.today().isoformat()
-        counter = f"wechat:token_fetches:{self._app_id}:{day}"
-        fetches = await self._redis.incr(counter)
-        await self._redis.expire(counter, FETCH_COUNTER_TTL_SECONDS)
+        fetches = await count_token_fetch(self._redis, f"wechat:token_fetches:{self._app_id}")
         log.info(
             "fetched access token (force_refresh=%s); fetches today: %d", force_refresh, fetches
         )
@@ -159,6 +177,5 @@ class WeChatClient:
         return await self._request("POST", path, params={"access_token": token}, json=payload)
 
     async def token_fetches_today(self) -> int:
-        day = dt.date.today().isoformat()
-        value = await self._redis.get(f"wechat:token_fetches:{self._app_id}:{day}")
-        return int(value or 0)
+        """Access-token fetches of this app today (Beijing day), across processes."""
+        return await token_fetches_on(self._redis, f"wechat:token_fetches:{self._app_id}")

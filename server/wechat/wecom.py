@@ -12,7 +12,12 @@ from typing import Any
 import aiohttp
 from redis.asyncio import Redis
 
-from server.wechat.client import WeChatError, WeChatUnavailable
+from server.wechat.client import (
+    WeChatError,
+    WeChatUnavailable,
+    count_token_fetch,
+    token_fetches_on,
+)
 
 log = logging.getLogger("dangqun.wecom")
 
@@ -95,8 +100,17 @@ class WecomClient:
             token = str(data["access_token"])
             ttl = max(60, int(data.get("expires_in", 7200)) - TOKEN_EXPIRY_MARGIN_SECONDS)
             await self._redis.set(self._token_key, token, ex=ttl)
-            log.info("fetched WeCom access token")
+            fetches = await count_token_fetch(self._redis, f"wecom:token_fetches:{self._corp_id}")
+            log.info(
+                "fetched WeCom access token (replacing a refused one: %s); fetches today: %d",
+                bool(stale),
+                fetches,
+            )
             return token
+
+    async def token_fetches_today(self) -> int:
+        """Access-token fetches of this corp today (Beijing day), across processes."""
+        return await token_fetches_on(self._redis, f"wecom:token_fetches:{self._corp_id}")
 
     async def send_app_markdown(self, *, userid: str, content: str) -> dict[str, Any]:
         """An app message (markdown) to one member; one retry with a new token on token errors."""

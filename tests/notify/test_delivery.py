@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -242,22 +243,29 @@ async def test_transient_failures_retry_with_backoff(
     assert await consents_left(person) == 0
 
 
+@pytest.mark.parametrize("errcode", [40001, 42001])  # token invalid, token expired
 async def test_token_refused_with_40001_is_refreshed_and_retried_once(
-    platform: Platform, bot: Bot
+    platform: Platform, bot: Bot, caplog: pytest.LogCaptureFixture, errcode: int
 ) -> None:
     town = await build_town()
     person = await resident(town)
     await platform.consent("test-resident", TEMPLATE)
     await consent(person)
     first = await need_status(person)
-    await platform.fail_next(SUBSCRIBE, errcode=40001)
+    await platform.fail_next(SUBSCRIBE, errcode=errcode)
 
-    await bot.run()
+    with caplog.at_level(logging.INFO, logger="dangqun.wechat"):
+        await bot.run()
 
     calls = await platform.records("subscribe_send")
-    assert [c["errcode"] for c in calls] == [40001, 0]
+    assert [c["errcode"] for c in calls] == [errcode, 0]
     tokens = await platform.records("stable_token")
     assert [t["preview"] for t in tokens][-1] == "force_refresh"
+    # the first token, the refused one handed back by stable_token, then a forced new one: the
+    # day's fetches are counted across processes (Beijing day) and logged with each fetch
+    assert await bot.dispatcher.wechat.token_fetches_today() == len(tokens) == 3
+    fetch_logs = [r.getMessage() for r in caplog.records if "fetches today" in r.getMessage()]
+    assert [line[-1] for line in fetch_logs] == ["1", "2", "3"]
     await first.refresh_from_db()
     assert first.status is OutboxStatus.SENT
 
@@ -265,10 +273,10 @@ async def test_token_refused_with_40001_is_refreshed_and_retried_once(
     await platform.consent("test-resident", TEMPLATE)
     await consent(person)
     second = await need_status(person)
-    await platform.fail_next(SUBSCRIBE, errcode=40001, times=2)
+    await platform.fail_next(SUBSCRIBE, errcode=errcode, times=2)
     await bot.run()
     calls = await platform.records("subscribe_send")
-    assert [c["errcode"] for c in calls] == [40001, 0, 40001, 40001]
+    assert [c["errcode"] for c in calls] == [errcode, 0, errcode, errcode]
     await second.refresh_from_db()
     assert (second.status, second.attempts) == (OutboxStatus.PENDING, 1)
 
@@ -640,6 +648,67 @@ async def test_a_refused_wecom_token_is_refreshed_once(platform: Platform, bot: 
     assert report.sent == 1
     assert [r["errcode"] for r in await platform.records("wecom_app")] == [40014, 0]
     assert len(await platform.records("wecom_token")) == 2  # fetched, then replaced once
+    assert await bot.dispatcher.wecom.token_fetches_today() == 2
+
+
+async def test_an_unreachable_platform_is_transient(
+    client: TestClient, settings: Settings, clock: FakeClock
+) -> None:
+    from server.core.appkeys import HTTP_SESSION, REDIS
+    from server.notify.dispatcher import build_dispatcher
+
+    town = await build_town()
+    person = await resident(town)
+    await consent(person)
+    message = await need_status(person)
+    nowhere = settings.model_copy(update={"wechat_api_base": "http://127.0.0.1:9"})  # refused
+    dispatcher = build_dispatcher(
+        settings=nowhere,
+        redis=client.app[REDIS],
+        http=client.app[HTTP_SESSION],
+        worker_id="test-bot",
+        clock=clock,
+    )
+
+    report = await dispatcher.drain()
+
+    assert report.retrying == 1
+    await message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxStatus.PENDING, 1)
+    assert message.last_error.startswith("平台不可用")
+    assert await consents_left(person) == 1  # given back
+    assert await InboxItem.filter(person_id=person.id).count() == 1  # the inbox does not wait
+
+
+async def test_an_invitation_reaches_the_phone_with_its_date_in_wechat_format(
+    platform: Platform, bot: Bot
+) -> None:
+    town = await build_town()
+    person = await resident(town)
+    await platform.consent("test-resident", "tpl-invitation")
+    await record_consents(
+        person_id=person.id,
+        results={"tpl-invitation": "accept"},
+        known_template_ids=["tpl-invitation"],
+    )
+    expires = dt.datetime(2026, 11, 23, 16, 30, tzinfo=dt.UTC)  # 00:30 the next day in Shanghai
+    await enqueue(
+        kind="task_invitation",
+        payload={
+            "need_id": 7,
+            "title": "陪老人去医院",
+            "invitation_id": 12,
+            "expires_at": expires.isoformat(),
+        },
+        recipient_id=person.id,
+        urgency=Urgency.URGENT,
+    )
+
+    await bot.run()
+
+    (sent,) = await platform.records("subscribe_send")
+    assert sent["errcode"] == 0  # an ISO time in a 'date' field would be refused (47003)
+    assert sent["request"]["body"]["data"]["date3"] == {"value": "2026年11月24日"}
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="row locks need PostgreSQL")

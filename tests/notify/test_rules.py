@@ -57,6 +57,10 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
         ("symbol", "a!b?", "!?"),
         ("time", dt.datetime(2026, 11, 22, 8, 30, tzinfo=dt.UTC), "2026-11-22 16:30"),
         ("date", dt.datetime(2026, 11, 22, 20, 0, tzinfo=dt.UTC), "2026年11月23日"),
+        # payloads carry ISO times (JSON): formatted and shown in Beijing time too
+        ("time", "2026-11-22T08:30:00+00:00", "2026-11-22 16:30"),
+        ("date", "2026-11-22T20:00:00.123456+00:00", "2026年11月23日"),
+        ("time", "2026年11月22日 16:30", "2026年11月22日 16:30"),  # already formatted: kept
     ],
 )
 def test_values_are_cut_to_wechat_field_limits(

@@ -1,0 +1,1 @@
+"""双报到: in-service party members registered with the community where they live."""
