@@ -50,6 +50,9 @@ JOB_RUN_KEEP_DAYS = 90
 # 服务提醒: T-24h and T-2h reminders are written within this many minutes of their time; a bot
 # that starts runs the latest slot at once (what is still due, never what was already written)
 TASK_REMINDERS_MINUTES = 5
+# 共享家: return reminders (T-24h for loans over a day, else T-2h) and overdue notices (end + 1 h)
+# are written within this many minutes; a starting bot runs the latest slot at once
+BOOKING_REMINDERS_MINUTES = 5
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,16 @@ async def send_task_reminders(ctx: JobContext) -> str:
     if scan.written:
         log.info("task reminders: %d for tomorrow, %d within 2 hours", scan.day_before, scan.soon)
     return f"写入 {scan.day_before} 条 24 小时提醒、{scan.soon} 条 2 小时提醒"
+
+
+async def send_booking_reminders(ctx: JobContext) -> str:
+    """共享家: remind borrowers before a booking ends, and borrower and owner when it is overdue."""
+    from server.sharing.reminders import send_due_reminders
+
+    scan = await send_due_reminders(now=ctx.now or utcnow(), settings=ctx.settings)
+    if scan.written:
+        log.info("booking reminders: %d before the end, %d overdue", scan.returns, scan.overdue)
+    return f"写入 {scan.returns} 条到期提醒、{scan.overdue} 条逾期提醒"
 
 
 def _digest_week(ctx: JobContext) -> tuple[str, str]:
@@ -296,5 +309,13 @@ def all_jobs(timezone: str, *, catch_up_hours: int = DIGEST_CATCH_UP_HOURS) -> l
                 minutes=TASK_REMINDERS_MINUTES, start_date=INTERVAL_EPOCH, timezone=timezone
             ),
             catch_up=dt.timedelta(minutes=TASK_REMINDERS_MINUTES),
+        ),
+        Job(
+            name="booking_reminders",
+            run=send_booking_reminders,
+            trigger=IntervalTrigger(
+                minutes=BOOKING_REMINDERS_MINUTES, start_date=INTERVAL_EPOCH, timezone=timezone
+            ),
+            catch_up=dt.timedelta(minutes=BOOKING_REMINDERS_MINUTES),
         ),
     ]

@@ -25,6 +25,7 @@ from server.org import views as org_views
 from server.passbook import views as passbook_views
 from server.points import views as points_views
 from server.projects import views as projects_views
+from server.sharing import views as sharing_views
 from server.tasks import views as tasks_views
 from server.volunteers import views as volunteers_views
 from server.wechat.client import WeChatClient
@@ -41,6 +42,7 @@ DOMAIN_ROUTES = (
     volunteers_views.routes,
     matching_views.routes,
     projects_views.routes,
+    sharing_views.routes,
 )
 
 

@@ -22,6 +22,7 @@ MODEL_MODULES = [
     "server.points.models",
     "server.scheduling.models",
     "server.projects.models",
+    "server.sharing.models",
 ]
 MIGRATIONS_MODULE = "server.migrations"
 APP_LABEL = "models"

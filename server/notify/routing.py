@@ -66,6 +66,14 @@ ROUTES: dict[str, tuple[Route, ...]] = {
     "project_update_reminder": (R(A.RECIPIENT, C.WECOM_APP), R(A.SECRETARIES, C.WECOM_APP)),
     # the resident: the volunteer comes within two hours (sent with the volunteer's T-2h reminder)
     "task_reminder_resident": (R(A.RECIPIENT, C.SUBSCRIBE),),
+    # 共享家: the owner hears of bookings, the borrower of answers, reminders and overdue notices
+    "booking_requested": (R(A.RECIPIENT, C.SUBSCRIBE),),
+    "booking_created": (R(A.RECIPIENT, C.SUBSCRIBE),),
+    "booking_approved": (R(A.RECIPIENT, C.SUBSCRIBE),),
+    "booking_rejected": (R(A.RECIPIENT, C.SUBSCRIBE),),
+    "booking_cancelled": (R(A.RECIPIENT, None),),
+    "booking_return_reminder": (R(A.RECIPIENT, C.SUBSCRIBE),),
+    "booking_overdue": (R(A.RECIPIENT, C.SUBSCRIBE),),
 }
 # need_overdue depends on how far the need was escalated (grid → community → street)
 OVERDUE_ROUTES: dict[int, tuple[Route, ...]] = {
