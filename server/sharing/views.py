@@ -80,7 +80,7 @@ def _timezone(request: web.Request) -> str:
     summary="发布共享：物品、场地或技能（本社区居民、志愿者、工作人员；书记可代驻地单位发布）",
     errors=(errors.NotFound, errors.PermissionDenied, errors.ValidationFailed),
 )
-async def create_resource(
+async def create_shared_resource(
     request: web.Request,
     *,
     principal: Principal,
@@ -101,7 +101,7 @@ async def create_resource(
     summary="社区共享清单（本社区可见）：按类别筛选、按关键词搜索，新发布的在前",
     errors=(errors.NotFound, errors.ValidationFailed),
 )
-async def list_resources(
+async def list_shared_resources(
     request: web.Request,
     *,
     principal: Principal,
@@ -129,7 +129,7 @@ async def list_resources(
     summary="共享详情，含尚未结束的已约时段",
     errors=(errors.NotFound,),
 )
-async def resource_detail(
+async def shared_resource_detail(
     request: web.Request, *, principal: Principal, params: schemas.ResourcePath
 ) -> schemas.ResourceDetailOut:
     view, busy = await service.resource_detail(
@@ -151,7 +151,7 @@ async def resource_detail(
     summary="修改、暂停、下架或重新开放共享（发布人）；已有预约不受影响",
     errors=(errors.NotFound, errors.PermissionDenied, errors.ValidationFailed),
 )
-async def change_resource(
+async def change_shared_resource(
     request: web.Request,
     *,
     principal: Principal,
@@ -179,7 +179,7 @@ async def change_resource(
         service.ResourceUnavailable,
     ),
 )
-async def book(
+async def book_shared_resource(
     request: web.Request,
     *,
     principal: Principal,
@@ -259,7 +259,7 @@ async def booking_detail(
         BookingStarted,
     ),
 )
-async def transition(
+async def transition_booking(
     request: web.Request,
     *,
     principal: Principal,
