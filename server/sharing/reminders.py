@@ -113,9 +113,9 @@ async def _write_reminder(
             await enqueue(
                 kind=RETURN_KIND,
                 payload={
+                    "text": return_text(resource.kind, owner=owner, **args),
                     **common,
                     "hint": f"请按时归还给{owner}"[:20],
-                    "text": return_text(resource.kind, owner=owner, **args),
                 },
                 recipient_id=booking.borrower_id,
                 community_id=resource.community_id,
@@ -126,10 +126,10 @@ async def _write_reminder(
         await enqueue(
             kind=OVERDUE_KIND,
             payload={
+                "text": overdue_borrower_text(resource.kind, owner=owner, **args),
                 **common,
                 "to": "borrower",
                 "hint": "请尽快归还",
-                "text": overdue_borrower_text(resource.kind, owner=owner, **args),
             },
             recipient_id=booking.borrower_id,
             community_id=resource.community_id,
@@ -139,10 +139,10 @@ async def _write_reminder(
         await enqueue(
             kind=OVERDUE_KIND,
             payload={
+                "text": overdue_owner_text(resource.kind, borrower=borrower, **args),
                 **common,
                 "to": "owner",
                 "hint": f"{borrower}尚未归还"[:20],
-                "text": overdue_owner_text(resource.kind, borrower=borrower, **args),
             },
             recipient_id=resource.owner_id,
             community_id=resource.community_id,

@@ -288,6 +288,7 @@ def _payload(
     booking: Booking, resource: SharedResource, kind: str, text: str, note: str = ""
 ) -> dict[str, object]:
     return {
+        "text": text,
         "booking_id": booking.id,
         "resource_id": resource.id,
         "title": resource.title,
@@ -296,7 +297,6 @@ def _payload(
         "ends_at": booking.end_at.isoformat(),
         "time": booking.start_at.isoformat(),
         "hint": note or "点击查看预约详情",
-        "text": text,
         "link": BOOKING_LINK.format(id=booking.id),
     }
 

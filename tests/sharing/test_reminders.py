@@ -318,3 +318,39 @@ async def test_the_reminder_reaches_the_borrowers_phone(
     }
     titles = await InboxItem.filter(kind__startswith="booking_").values_list("title", flat=True)
     assert sorted(titles) == ["借用即将到期", "您的共享有新预约"]
+
+
+async def test_run_job_dry_run_on_the_command_line_prints_and_writes_nothing(
+    client: TestClient, world: World, settings: Settings
+) -> None:
+    from server.core.clock import utcnow
+    from tests.bot.test_run_job_cli import dangqun
+
+    resource = await shared(client, world, needs_approval=False)
+    now = utcnow()
+    booking = await service.book(
+        principal=await load_principal(person_id=world.ids["neighbour"]),
+        resource_id=resource,
+        body=schemas.BookingIn(start_at=now - 2 * DAY, end_at=now - 2 * HOUR),
+        now=now - 3 * DAY,
+        timezone=TZ,
+    )
+    await service.transition(
+        principal=await load_principal(person_id=world.ids["resident"]),
+        booking_id=booking.booking.id,
+        action=Action.PICK_UP,
+        note="",
+        now=now - 2 * DAY,
+        timezone=TZ,
+    )
+
+    code, out, err = await dangqun(settings, "bot", "run-job", "booking_reminders", "--dry-run")
+
+    assert code == 0, err
+    assert "== 全局：将写入 2 条待发消息 ==" in out
+    assert f"【booking_overdue】给 接收人 #{world.ids['neighbour']}" in out
+    assert "请尽快归还给resident" in out
+    assert await reminders() == []
+    assert await BookingReminder.all().count() == 0
+    code, out, _ = await dangqun(settings, "bot", "jobs")
+    assert "每 5 分钟" in next(line for line in out.splitlines() if "booking_reminders" in line)
