@@ -19,6 +19,7 @@ from tortoise.transactions import in_transaction
 
 from server.accounts.models import Person
 from server.core.config import Settings
+from server.notify.policy import QuietHours
 from server.notify.service import enqueue
 from server.sharing.models import (
     Booking,
@@ -35,6 +36,7 @@ from server.sharing.rules import (
     in_hand,
     overdue_borrower_text,
     overdue_owner_text,
+    reminder_urgency,
     return_text,
 )
 from server.sharing.service import BOOKING_LINK
@@ -84,6 +86,12 @@ async def _write_reminder(
         done = BookingReminder.filter(booking_id=booking.id, kind=kind.value).using_db(connection)
         if await done.exists():
             return None
+        quiet = QuietHours.from_settings(
+            settings.notify_quiet_start, settings.notify_quiet_end, settings.timezone
+        )
+        urgency = reminder_urgency(
+            kind, end_at=booking.end_at, now=now, quiet_ends_at=quiet.ends_at(now)
+        )
         await BookingReminder.create(
             booking_id=booking.id, kind=kind.value, end_at=booking.end_at, using_db=connection
         )
@@ -119,6 +127,7 @@ async def _write_reminder(
                 },
                 recipient_id=booking.borrower_id,
                 community_id=resource.community_id,
+                urgency=urgency,
                 dedupe_key=f"booking:{booking.id}:remind:return",
                 using_db=connection,
             )

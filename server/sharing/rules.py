@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from server.core import errors
+from server.notify.models import Urgency
 from server.sharing.models import BOOKING_STATUS_LABELS, BookingStatus, ResourceKind
 
 S = BookingStatus
@@ -210,6 +211,22 @@ def due_reminder(
     if max(end_at - return_lead(start_at, end_at), start_at) <= now < end_at:
         return ReminderKind.RETURN
     return None
+
+
+# A return reminder must reach the borrower at least this long before the end: when quiet hours
+# (22:00-07:00) would hold it later, it goes at once as urgent (a loan ending at 06:30 is reminded
+# at 04:30 rather than at 07:00, after the end). Overdue notices may wait for the morning.
+MIN_NOTICE = dt.timedelta(minutes=30)
+
+
+def reminder_urgency(
+    kind: ReminderKind, *, end_at: dt.datetime, now: dt.datetime, quiet_ends_at: dt.datetime | None
+) -> Urgency:
+    """Normal, unless quiet hours would hold a return reminder until too close to the end."""
+    leaves_at = quiet_ends_at or now
+    if kind is ReminderKind.RETURN and leaves_at > end_at - MIN_NOTICE:
+        return Urgency.URGENT
+    return Urgency.NORMAL
 
 
 def return_text(kind: ResourceKind, *, title: str, when: str, owner: str) -> str:

@@ -17,12 +17,19 @@ from server.accounts.service import load_principal
 from server.core.appkeys import HTTP_SESSION, REDIS
 from server.core.config import Settings
 from server.notify.dispatcher import build_dispatcher
-from server.notify.models import InboxItem, OutboxMessage
+from server.notify.models import InboxItem, OutboxMessage, Urgency
+from server.notify.policy import QuietHours
 from server.notify.service import record_consents
 from server.sharing import schemas, service
 from server.sharing.models import BookingReminder, BookingStatus, ResourceKind
 from server.sharing.reminders import send_due_reminders
-from server.sharing.rules import Action, ReminderKind, due_reminder, is_overdue
+from server.sharing.rules import (
+    Action,
+    ReminderKind,
+    due_reminder,
+    is_overdue,
+    reminder_urgency,
+)
 from tests.sharing.conftest import HALL, World, shared
 
 # Monday 2026-12-07 10:00 in Shanghai
@@ -66,6 +73,28 @@ def test_short_bookings_are_reminded_two_hours_ahead_but_never_before_they_start
     hour = START + HOUR  # a one-hour space booking: reminded from its start
     assert due_reminder(start_at=START, end_at=hour, now=START - SECOND) is None
     assert due_reminder(start_at=START, end_at=hour, now=START) is ReminderKind.RETURN
+
+
+def test_quiet_hours_never_hold_a_return_reminder_past_its_use() -> None:
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    quiet = QuietHours.from_settings("22:00", "07:00", TZ)
+
+    def urgency(now: str, end: str) -> Urgency:
+        moment = dt.datetime.fromisoformat(now).replace(tzinfo=shanghai)
+        end_at = dt.datetime.fromisoformat(end).replace(tzinfo=shanghai)
+        return reminder_urgency(
+            ReminderKind.RETURN, end_at=end_at, now=moment, quiet_ends_at=quiet.ends_at(moment)
+        )
+
+    assert urgency("2026-12-07 15:00", "2026-12-07 17:00") is Urgency.NORMAL  # daytime
+    assert urgency("2026-12-07 23:00", "2026-12-08 23:00") is Urgency.NORMAL  # 07:00 is in time
+    # a loan ending at 06:30: the 04:30 reminder would wait until 07:00, after the end
+    assert urgency("2026-12-08 04:30", "2026-12-08 06:30") is Urgency.URGENT
+    moment = dt.datetime(2026, 12, 8, 4, 30, tzinfo=shanghai)
+    overdue = reminder_urgency(
+        ReminderKind.OVERDUE, end_at=moment, now=moment, quiet_ends_at=quiet.ends_at(moment)
+    )
+    assert overdue is Urgency.NORMAL  # an overdue notice waits for the morning
 
 
 def test_overdue_means_held_past_the_end() -> None:
@@ -152,6 +181,7 @@ async def test_a_loan_is_reminded_before_its_end_and_reported_overdue_once_each(
         "neighbour借用的“铝合金折叠梯”已于今天 11:00到期，仍未确认归还；"
         "如已归还，请在小程序中确认。",
     ]
+    assert [r.urgency for r in rows] == [Urgency.NORMAL] * 3
     marks = (
         await BookingReminder.filter(booking_id=booking)
         .order_by("id")
@@ -354,3 +384,14 @@ async def test_run_job_dry_run_on_the_command_line_prints_and_writes_nothing(
     assert await BookingReminder.all().count() == 0
     code, out, _ = await dangqun(settings, "bot", "jobs")
     assert "每 5 分钟" in next(line for line in out.splitlines() if "booking_reminders" in line)
+
+
+async def test_a_loan_ending_before_quiet_hours_end_is_reminded_as_urgent(
+    client: TestClient, world: World, settings: Settings
+) -> None:
+    early = dt.datetime(2026, 12, 7, 22, 30, tzinfo=dt.UTC)  # Tuesday 06:30 in Shanghai
+    await loan(world, await shared(client, world, needs_approval=False), end=early)
+    assert (await send_due_reminders(now=early - 2 * HOUR, settings=settings)).returns == 1
+    row = await OutboxMessage.get(kind="booking_return_reminder")
+    assert row.urgency is Urgency.URGENT  # 04:30: waiting until 07:00 would be after the end
+    assert row.payload["when"] == "今天 06:30"
