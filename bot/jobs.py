@@ -59,6 +59,9 @@ ACTIVITY_SCAN_MINUTES = 10
 # 双报到: on the 1st at 09:30 (after the honour board), progress as of the month's end before
 PARTY_REMINDER_DAY, PARTY_REMINDER_HOUR, PARTY_REMINDER_MINUTE = 1, 9, 30
 PARTY_REMINDER_CATCH_UP = dt.timedelta(days=3)  # a bot down on the 1st still sends it that week
+# 共享家: return reminders (T-24h for loans over a day, else T-2h) and overdue notices (end + 1 h)
+# are written within this many minutes; a starting bot runs the latest slot at once
+BOOKING_REMINDERS_MINUTES = 5
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,16 @@ async def send_task_reminders(ctx: JobContext) -> str:
     if scan.written:
         log.info("task reminders: %d for tomorrow, %d within 2 hours", scan.day_before, scan.soon)
     return f"写入 {scan.day_before} 条 24 小时提醒、{scan.soon} 条 2 小时提醒"
+
+
+async def send_booking_reminders(ctx: JobContext) -> str:
+    """共享家: remind borrowers before a booking ends, and borrower and owner when it is overdue."""
+    from server.sharing.reminders import send_due_reminders
+
+    scan = await send_due_reminders(now=ctx.now or utcnow(), settings=ctx.settings)
+    if scan.written:
+        log.info("booking reminders: %d before the end, %d overdue", scan.returns, scan.overdue)
+    return f"写入 {scan.returns} 条到期提醒、{scan.overdue} 条逾期提醒"
 
 
 def _digest_week(ctx: JobContext) -> tuple[str, str]:
@@ -365,5 +378,13 @@ def all_jobs(timezone: str, *, catch_up_hours: int = DIGEST_CATCH_UP_HOURS) -> l
             ),
             per_community=True,
             catch_up=PARTY_REMINDER_CATCH_UP,
+        ),
+        Job(
+            name="booking_reminders",
+            run=send_booking_reminders,
+            trigger=IntervalTrigger(
+                minutes=BOOKING_REMINDERS_MINUTES, start_date=INTERVAL_EPOCH, timezone=timezone
+            ),
+            catch_up=dt.timedelta(minutes=BOOKING_REMINDERS_MINUTES),
         ),
     ]

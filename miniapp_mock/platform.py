@@ -85,6 +85,12 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
         "thing3": "thing",
         "phone_number4": "phone_number",
     },
+    "tpl-booking-status": {
+        "thing1": "thing",
+        "phrase2": "phrase",
+        "time3": "time",
+        "thing4": "thing",
+    },
 }
 TEMPLATE_TITLES: dict[str, str] = {
     "tpl-task-remind": "任务提醒",
@@ -92,6 +98,7 @@ TEMPLATE_TITLES: dict[str, str] = {
     "tpl-invitation": "邀请通知",
     "tpl-overdue-warning": "超时预警",
     "tpl-activity-signup": "活动报名成功通知",
+    "tpl-booking-status": "预约状态通知",
 }
 
 

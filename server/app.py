@@ -27,6 +27,7 @@ from server.party import views as party_views
 from server.passbook import views as passbook_views
 from server.points import views as points_views
 from server.projects import views as projects_views
+from server.sharing import views as sharing_views
 from server.tasks import views as tasks_views
 from server.volunteers import views as volunteers_views
 from server.wechat.client import WeChatClient
@@ -45,6 +46,7 @@ DOMAIN_ROUTES = (
     projects_views.routes,
     activities_views.routes,
     party_views.routes,
+    sharing_views.routes,
 )
 
 

@@ -34,6 +34,10 @@ REDIS_URL = os.environ.get("DANGQUN_TEST_REDIS_URL", "")
 ON_POSTGRES = DATABASE_URL.startswith(("postgres://", "postgresql://"))
 
 TABLES = (
+    "booking_reminder",
+    "booking_event",
+    "booking",
+    "shared_resource",
     "project_event",
     "project_update",
     "project",

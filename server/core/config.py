@@ -94,6 +94,7 @@ class Settings(BaseSettings):
             "task_remind": "tpl-task-remind",
             "invitation": "tpl-invitation",
             "overdue_warning": "tpl-overdue-warning",
+            "booking_status": "tpl-booking-status",
         }
     )
 

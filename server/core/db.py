@@ -24,6 +24,7 @@ MODEL_MODULES = [
     "server.projects.models",
     "server.activities.models",
     "server.party.models",
+    "server.sharing.models",
 ]
 MIGRATIONS_MODULE = "server.migrations"
 APP_LABEL = "models"

@@ -26,6 +26,8 @@ TEMPLATE_FIELDS: dict[str, dict[str, str]] = {
         "character_string4": "character_string",
     },
     "overdue_warning": {"thing1": "thing", "number2": "number", "time3": "time", "thing4": "thing"},
+    # 共享家 预约状态通知: what was booked, its state, the start (or the end, for reminders), a hint
+    "booking_status": {"thing1": "thing", "phrase2": "phrase", "time3": "time", "thing4": "thing"},
 }
 
 KIND_TITLES: dict[str, str] = {
@@ -45,6 +47,13 @@ KIND_TITLES: dict[str, str] = {
     "honour_board": "本月光荣榜",
     "weekly_digest": "社区工作周报",
     "project_update_reminder": "为民实事进度待更新",
+    "booking_requested": "新的预约待您同意",
+    "booking_created": "您的共享有新预约",
+    "booking_approved": "预约已同意",
+    "booking_rejected": "预约未同意",
+    "booking_cancelled": "预约已取消",
+    "booking_return_reminder": "借用即将到期",
+    "booking_overdue": "借用已逾期",
     "activity_reminder": "志愿活动明天开始",
     "activity_promoted": "候补成功，已获得活动名额",
     "activity_changed": "志愿活动时间地点变更",
@@ -59,6 +68,8 @@ ACTIVITY_PHRASES: dict[str, str] = {
     "activity_changed": "时间有变",
     "activity_cancelled": "活动取消",
 }
+# 共享家 kinds: the producers (server/sharing) put the text, phrase, time and hint in the payload
+BOOKING_KINDS = frozenset(k for k in KIND_TITLES if k.startswith("booking_"))
 URGENCY_MARKS = {"urgent": "【紧急】", "emergency": "【特急】"}
 
 
@@ -176,6 +187,15 @@ def render(
             "thing1": f"今年已服务{_text(payload, 'approved_hours', '0')}小时",
             "time2": created_at,
             "phrase3": "进度落后",
+        }
+    elif kind in BOOKING_KINDS:
+        body = _text(payload, "text", title)
+        template = "booking_status"
+        values = {
+            "thing1": _text(payload, "title", "共享"),
+            "phrase2": _text(payload, "phrase", "有更新"),
+            "time3": _moment(payload, "time") or created_at,
+            "thing4": _text(payload, "hint", "点击查看预约详情"),
         }
     elif kind == "task_unmatched":
         body = f"{mark}需求“{need_title}”：{_text(payload, 'text', '没有志愿者接单，请派单')}"

@@ -74,6 +74,14 @@ ROUTES: dict[str, tuple[Route, ...]] = {
     # 双报到: the member behind schedule, and the month's summary to the secretaries
     "party_progress_behind": (R(A.RECIPIENT, C.SUBSCRIBE),),
     "party_progress_summary": (R(A.RECIPIENT, C.WECOM_APP), R(A.SECRETARIES, C.WECOM_APP)),
+    # 共享家: the owner hears of bookings, the borrower of answers, reminders and overdue notices
+    "booking_requested": (R(A.RECIPIENT, C.SUBSCRIBE),),
+    "booking_created": (R(A.RECIPIENT, C.SUBSCRIBE),),
+    "booking_approved": (R(A.RECIPIENT, C.SUBSCRIBE),),
+    "booking_rejected": (R(A.RECIPIENT, C.SUBSCRIBE),),
+    "booking_cancelled": (R(A.RECIPIENT, None),),
+    "booking_return_reminder": (R(A.RECIPIENT, C.SUBSCRIBE),),
+    "booking_overdue": (R(A.RECIPIENT, C.SUBSCRIBE),),
 }
 # need_overdue depends on how far the need was escalated (grid → community → street)
 OVERDUE_ROUTES: dict[int, tuple[Route, ...]] = {
