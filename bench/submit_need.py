@@ -496,17 +496,16 @@ class _Generator:
     async def run(self) -> list[tuple[Phase, float]]:
         results: list[tuple[Phase, float]] = []
         for _ in range(self.plan.rounds):
-            bare = Phase("bare")
-            cpu = _cpu_seconds(self.plan.bare_pid)
-            await self.run_phase(bare)
-            results.append((bare, _cpu_seconds(self.plan.bare_pid) - cpu))
-            for phase in (
-                Phase("submit"),
-                Phase("submit", paced_rate=GOAL_RATIO * bare.throughput),
-            ):
-                cpu = _cpu_seconds(self.plan.api_pid)
+            for phase in (Phase("bare"), Phase("submit"), None):
+                if phase is None:
+                    # paced at the goal rate; if the closed loop showed it cannot carry that,
+                    # at half what it did carry (a queue that only grows has no p99)
+                    goal = GOAL_RATIO * results[-2][0].throughput
+                    phase = Phase("submit", paced_rate=min(goal, 0.5 * results[-1][0].throughput))
+                pid = self.plan.bare_pid if phase.target == "bare" else self.plan.api_pid
+                cpu = _cpu_seconds(pid)
                 await self.run_phase(phase)
-                results.append((phase, _cpu_seconds(self.plan.api_pid) - cpu))
+                results.append((phase, _cpu_seconds(pid) - cpu))
         return results
 
 
@@ -697,7 +696,8 @@ def _report(
     print(f"content check: msg_sec_check on the mock WeChat platform, own process ({mock})")
     print(
         f"warm-up {args.warmup:g} s + measured {args.seconds:g} s per stretch; paced: arrivals"
-        f" on a clock at {GOAL_RATIO} × the round's bare req/s, latency from when each was due"
+        f" on a clock at {GOAL_RATIO} × the round's bare req/s (or half the submit req/s if"
+        f" lower), latency from when each was due"
     )
     print()
     _table(rows)
@@ -717,9 +717,13 @@ def _report(
     print()
     print(f"median of {args.rounds} round(s): bare {bare_rate:.0f} req/s, submit {submit_rate:.0f}")
     print(f"  ratio submit/bare {ratio:.3f} (goal ≥ {GOAL_RATIO}) {mark[ratio >= GOAL_RATIO]}")
+    paced_rate = statistics.median(p.paced_rate for p in paced_rows)
+    goal_rate = GOAL_RATIO * bare_rate
+    at = "the goal rate" if paced_rate >= 0.999 * goal_rate else "half the closed-loop rate"
+    met = paced_p99 <= GOAL_P99_MS and at == "the goal rate"
     print(
-        f"  p99 paced at {GOAL_RATIO} × bare {paced_p99:.1f} ms"
-        f" (goal ≤ {GOAL_P99_MS:g} ms) {mark[paced_p99 <= GOAL_P99_MS]}"
+        f"  p99 paced at {paced_rate:.0f}/s ({at}) {paced_p99:.1f} ms"
+        f" (goal ≤ {GOAL_P99_MS:g} ms at {goal_rate:.0f}/s) {mark[met]}"
     )
     print(
         f"  p99 closed loop {closed_p99:.1f} ms"
