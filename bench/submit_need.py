@@ -15,8 +15,9 @@ Residents log in through the mock platform (``wx.login`` → ``jscode2session``)
 submits at most as many needs as the rate limit allows, every request with its own
 Idempotency-Key, so every answer must be 201. Each round runs ``bare`` and ``submit`` closed-loop
 (every connection sends its next request as soon as the last one is answered: the throughput)
-and then ``submit`` paced at the goal rate (0.12 × that round's bare figure, arrivals on a clock:
-the latency at that load, measured from when each request was due). Afterwards the database must
+and then ``submit`` paced at the goal rate (0.12 × that round's bare figure, or half the submit
+figure when the goal rate is more than it carries; arrivals on a clock: the latency at that
+load, measured from when each request was due). Afterwards the database must
 hold exactly one need, one audit row, one outbox row and one idempotency key per 201, and the mock
 platform must have seen one content check per need.
 
