@@ -224,7 +224,7 @@ async def possible_duplicates(*, need: Need) -> list[Duplicate]:
     found = []
     for other in candidates:
         if other.id == need.id:
-            continue  # itself: skipped here, a NOT in the query costs more to build than this
+            continue  # itself: skipped here rather than by one more condition for the ORM to build
         assert other.lat is not None and other.lng is not None
         distance = distance_m(need.lat, need.lng, other.lat, other.lng)
         if distance <= DUPLICATE_RADIUS_M:
