@@ -91,6 +91,8 @@ class Principal:
 
     person_id: int
     grants: tuple[Grant, ...] = ()
+    # read with the grants (one query) for the WeChat content check; None: unknown or no WeChat
+    openid: str | None = None
 
     def has_role(self, role: Role) -> bool:
         return any(grant.role is role for grant in self.grants)

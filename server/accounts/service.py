@@ -86,21 +86,32 @@ async def logout(*, redis: Redis, token: str) -> None:
 
 
 async def load_principal(*, person_id: int) -> Principal:
-    """The person with all their grants."""
-    rows = await RoleGrant.filter(person_id=person_id).values(
-        "role", "street_id", "community_id", "grid_path", "household_id"
+    """The person with all their grants and their openid (one query: it runs on every request)."""
+    rows = (
+        await Person.filter(id=person_id)
+        .order_by("grants__id")
+        .values(
+            "openid",
+            "grants__role",
+            "grants__street_id",
+            "grants__community_id",
+            "grants__grid_path",
+            "grants__household_id",
+        )
     )
     grants = tuple(
         Grant(
-            role=Role(row["role"]),
-            street_id=row["street_id"],
-            community_id=row["community_id"],
-            grid_path=row["grid_path"],
-            household_id=row["household_id"],
+            role=Role(row["grants__role"]),
+            street_id=row["grants__street_id"],
+            community_id=row["grants__community_id"],
+            grid_path=row["grants__grid_path"],
+            household_id=row["grants__household_id"],
         )
         for row in rows
+        if row["grants__role"] is not None  # a person without grants: one row of NULLs
     )
-    return Principal(person_id=person_id, grants=grants)
+    openid = rows[0]["openid"] if rows else None
+    return Principal(person_id=person_id, grants=grants, openid=openid)
 
 
 async def authenticate(*, redis: Redis, token: str | None) -> Principal:
