@@ -20,6 +20,7 @@ class RoleOut(Output):
     scope_type: Literal["street", "community", "grid", "household"]
     scope_id: int
     scope_name: str
+    community_id: int | None = Field(default=None, description="所在社区（街道管理员为空）")
 
 
 class PersonOut(Output):

@@ -271,6 +271,7 @@ class RoleView:
     scope_type: str
     scope_id: int
     scope_name: str
+    community_id: int | None = None  # the community the grant lies in (None: a street admin)
 
 
 async def describe_roles(*, person_id: int) -> list[RoleView]:
@@ -291,5 +292,5 @@ async def describe_roles(*, person_id: int) -> list[RoleView]:
             scope = ("community", community.id, community.name)
         else:
             scope = ("street", grant.street_id, grant.street.name)
-        views.append(RoleView(Role(grant.role), *scope))
+        views.append(RoleView(Role(grant.role), *scope, community_id=grant.community_id))
     return views

@@ -45,6 +45,7 @@ async def person_out(person: Person) -> schemas.PersonOut:
                 scope_type=view.scope_type,  # type: ignore[arg-type]
                 scope_id=view.scope_id,
                 scope_name=view.scope_name,
+                community_id=view.community_id,
             )
             for view in roles
         ],

@@ -8,6 +8,7 @@ creates nothing and reports the same counts.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import random
 from collections.abc import Callable, Iterator, Sequence
@@ -17,7 +18,7 @@ from typing import TypeVar
 from tortoise.transactions import in_transaction
 
 from server.accounts.models import Person, Role, RoleGrant
-from server.accounts.service import grant_role
+from server.accounts.service import grant_role, load_principal
 from server.org.demo_names import (
     AVAILABILITY_PATTERNS,
     COMMUNITIES,
@@ -35,6 +36,10 @@ from server.org.demo_names import (
 )
 from server.org.models import Community, Grid, GridLevel, Household, PartyBranch, Street
 from server.org.service import create_grid
+from server.projects import service as projects
+from server.projects.models import Project
+from server.projects.schemas import ProjectIn, ProjectUpdateIn
+from server.sharing.models import ResourceKind, SharedResource
 from server.volunteers.models import DEFAULT_SKILLS, CommunityMatching, VolunteerProfile
 
 DEMO_SEED = 20261122
@@ -405,6 +410,7 @@ def _step_count(plan: DemoPlan) -> int:
         + chunks(len(plan.people))
         + chunks(len(plan.grants))
         + 1  # volunteer profiles
+        + 1  # projects and shared things
     )
 
 
@@ -419,6 +425,7 @@ async def seed_demo(*, progress: Progress | None = None, seed: int = DEMO_SEED) 
         await writer.people()
         await writer.grants()
         await writer.volunteer_profiles()
+        await writer.showcase()
     return plan.summary(created=writer.created)
 
 
@@ -590,3 +597,149 @@ class _Writer:
             )
             self.created |= made
         self.steps.tick("志愿者档案")
+
+    async def showcase(self) -> None:
+        """Practical-matter projects and shared things of each community, so its lists show."""
+        today = dt.datetime.now(dt.UTC).date()
+        for spec in COMMUNITIES:
+            community = self.communities[spec.code]
+            staff = {
+                role: person_id
+                for role, person_id in reversed(
+                    await RoleGrant.filter(
+                        community=community,
+                        role__in=[Role.SECRETARY, Role.GRID_MEMBER, Role.VOLUNTEER],
+                    )
+                    .order_by("id")
+                    .values_list("role", "person_id")
+                )
+            }
+            secretary = staff.get(Role.SECRETARY)
+            if secretary is None:
+                continue
+            if not await Project.exists(community=community):
+                self.created = True
+                for index, demo in enumerate(DEMO_PROJECTS):
+                    owner = staff.get(Role.GRID_MEMBER, secretary) if index % 2 else secretary
+                    await _demo_project(community, demo, owner, secretary, today)
+            if not await SharedResource.exists(community=community):
+                self.created = True
+                lender = staff.get(Role.VOLUNTEER, secretary)
+                for thing in DEMO_RESOURCES:
+                    await SharedResource.create(
+                        community=community,
+                        owner_id=secretary if thing.unit_name else lender,
+                        **vars(thing),
+                    )
+        self.steps.tick("为民实事与共享清单")
+
+
+DEMO_TIMEZONE = "Asia/Shanghai"  # the demo street's; progress months are local months
+
+
+@dataclass(frozen=True)
+class DemoProject:
+    title: str
+    description: str
+    plan: str
+    due_in_days: int
+    percent: int  # 0: just listed
+    note: str = ""
+
+
+DEMO_PROJECTS = (
+    DemoProject(
+        "老旧小区加装电梯",
+        "3 号楼 6 层无电梯，楼里 70 岁以上老人 11 位，上下楼难",
+        "征求意见、方案公示、报批、施工、验收",
+        150,
+        35,
+        "同意率 96%，方案已公示，正在报批",
+    ),
+    DemoProject(
+        "社区长者食堂",
+        "为辖区 80 岁以上和独居老人提供午餐，每餐 12 元",
+        "选址改造、招募运营方、试运营",
+        60,
+        70,
+        "改造完成，试运营一周，日均 46 人就餐",
+    ),
+    DemoProject(
+        "楼道照明改造",
+        "1—4 号楼楼道声控灯老化，夜间照明不足",
+        "排查、采购、安装",
+        30,
+        0,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class DemoResource:
+    kind: ResourceKind
+    title: str
+    description: str
+    location: str
+    needs_approval: bool
+    max_loan_days: int | None = None
+    max_booking_hours: int | None = None
+    opening_hours: str = ""
+    unit_name: str = ""
+
+
+DEMO_RESOURCES = (
+    DemoResource(
+        ResourceKind.SPACE,
+        "党群服务中心活动室",
+        "可容纳 40 人，有投影和音响，适合议事会、培训、文艺排练",
+        "党群服务中心二楼",
+        True,
+        max_booking_hours=4,
+        opening_hours="每天 8:30-20:30",
+        unit_name="社区党群服务中心",
+    ),
+    DemoResource(
+        ResourceKind.ITEM,
+        "电钻工具箱",
+        "冲击钻、螺丝刀、扳手一套，用完请清点归还",
+        "本人家中，取用前联系",
+        False,
+        max_loan_days=3,
+    ),
+    DemoResource(
+        ResourceKind.SKILL,
+        "水电小修",
+        "换水龙头、修开关插座，自带工具，不收费",
+        "本社区上门",
+        True,
+        max_booking_hours=2,
+    ),
+)
+
+
+async def _demo_project(
+    community: Community, demo: DemoProject, owner: int, secretary: int, today: dt.date
+) -> None:
+    """One project listed by the secretary, and its owner's first report when it has progress."""
+    now = dt.datetime.now(dt.UTC)
+    view = await projects.create_project(
+        principal=await load_principal(person_id=secretary),
+        community_id=community.id,
+        body=ProjectIn(
+            title=demo.title,
+            description=demo.description,
+            plan=demo.plan,
+            owner_id=owner,
+            due_date=today + dt.timedelta(days=demo.due_in_days),
+        ),
+        now=now,
+        timezone=DEMO_TIMEZONE,
+    )
+    if demo.percent:
+        await projects.post_update(
+            principal=await load_principal(person_id=owner),
+            project_id=view.project.id,
+            body=ProjectUpdateIn(percent=demo.percent, note=demo.note),
+            now=now,
+            timezone=DEMO_TIMEZONE,
+        )

@@ -36,6 +36,7 @@ async def test_resident_joins_a_household_with_the_join_code(
             "scope_type": "household",
             "scope_id": household_id,
             "scope_name": "测试社区 1号楼 1单元101",
+            "community_id": town.community.id,  # the phone shows the community's public lists
         }
     ]
     assert town.households[2].id == household_id

@@ -19,6 +19,8 @@ from server.core.db import apply_migrations, init_orm
 from server.org.demo_names import CITY_CENTRE
 from server.org.models import Community, Grid, GridLevel, Household, PartyBranch, Street
 from server.org.seed import SeedSummary, seed_demo
+from server.projects.models import Project, ProjectEvent, ProjectStatus, ProjectUpdate
+from server.sharing.models import SharedResource
 from server.volunteers.models import DEFAULT_SKILLS, VolunteerProfile
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -65,6 +67,10 @@ async def _table_counts() -> dict[str, int]:
             Person,
             RoleGrant,
             VolunteerProfile,
+            Project,
+            ProjectEvent,
+            ProjectUpdate,
+            SharedResource,
         )
     }
 
@@ -272,3 +278,23 @@ async def test_demo_volunteers_are_matched_with_party_members_first_for_policy(
         party = score.factor("party")
         assert party.value == (1.0 if score.person_id in members else 0.0)
     assert top[0].factor("skill").value == 1.0  # 政策宣讲 named in the text
+
+
+async def test_each_demo_community_lists_projects_and_shared_things(first_run: SeedSummary) -> None:
+    for community in await Community.all():
+        projects = await Project.filter(community=community).order_by("id")
+        assert [p.status for p in projects] == [
+            ProjectStatus.IN_PROGRESS,
+            ProjectStatus.IN_PROGRESS,
+            ProjectStatus.PLANNED,
+        ]
+        # listed and started through the lifecycle: each change has its audit row
+        for project in projects:
+            actions = await ProjectEvent.filter(project=project).values_list("action", flat=True)
+            assert actions == (["create", "start"] if project.percent else ["create"])
+        owners = {p.owner_id for p in projects}
+        assert await RoleGrant.filter(
+            person_id__in=owners, community=community, role__in=[Role.SECRETARY, Role.GRID_MEMBER]
+        ).count() >= len(owners)
+        kinds = await SharedResource.filter(community=community).values_list("kind", flat=True)
+        assert sorted(kinds) == ["item", "skill", "space"]
