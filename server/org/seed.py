@@ -14,11 +14,15 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
 from server.accounts.models import Person, Role, RoleGrant
 from server.accounts.service import grant_role, load_principal
+from server.activities import service as activities
+from server.activities.models import Activity
+from server.activities.schemas import ActivityIn
 from server.org.demo_names import (
     AVAILABILITY_PATTERNS,
     COMMUNITIES,
@@ -631,7 +635,10 @@ class _Writer:
                         owner_id=secretary if thing.unit_name else lender,
                         **vars(thing),
                     )
-        self.steps.tick("为民实事与共享清单")
+            if not await Activity.exists(community=community):
+                self.created = True
+                await _demo_activity(community, secretary)
+        self.steps.tick("为民实事、志愿活动与共享清单")
 
 
 DEMO_TIMEZONE = "Asia/Shanghai"  # the demo street's; progress months are local months
@@ -715,6 +722,27 @@ DEMO_RESOURCES = (
         max_booking_hours=2,
     ),
 )
+
+
+async def _demo_activity(community: Community, secretary: int) -> None:
+    """Next week's clean-up morning (环境清洁日), Saturday 09:00-11:00 local time, 20 places."""
+    zone = ZoneInfo(DEMO_TIMEZONE)
+    today = dt.datetime.now(zone).date()
+    saturday = today + dt.timedelta(days=(5 - today.weekday()) % 7 + 7)
+    starts_at = dt.datetime.combine(saturday, dt.time(9), tzinfo=zone)
+    await activities.publish(
+        principal=await load_principal(person_id=secretary),
+        community_id=community.id,
+        body=ActivityIn(
+            title="周末环境清洁日",
+            description="清理楼道杂物和小区绿地垃圾，工具由社区提供",
+            starts_at=starts_at,
+            ends_at=starts_at + dt.timedelta(hours=2),
+            place="社区党群服务中心门前广场",
+            capacity=20,
+        ),
+        now=dt.datetime.now(dt.UTC),
+    )
 
 
 async def _demo_project(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
 import re
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from tortoise import Tortoise
 
 from server.accounts.models import Person, Role, RoleGrant
 from server.accounts.service import load_principal
+from server.activities.models import Activity
 from server.core.config import Settings
 from server.core.db import apply_migrations, init_orm
 from server.org.demo_names import CITY_CENTRE
@@ -71,6 +73,7 @@ async def _table_counts() -> dict[str, int]:
             ProjectEvent,
             ProjectUpdate,
             SharedResource,
+            Activity,
         )
     }
 
@@ -298,3 +301,6 @@ async def test_each_demo_community_lists_projects_and_shared_things(first_run: S
         ).count() >= len(owners)
         kinds = await SharedResource.filter(community=community).values_list("kind", flat=True)
         assert sorted(kinds) == ["item", "skill", "space"]
+        activity = await Activity.get(community=community)
+        assert (activity.title, activity.capacity) == ("周末环境清洁日", 20)
+        assert activity.starts_at > dt.datetime.now(dt.UTC) + dt.timedelta(days=6)
