@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import sys
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -177,7 +178,9 @@ async def test_a_dispatcher_killed_mid_dispatch_loses_nothing_after_restart(
         DANGQUN_NOTIFY_LEASE_SECONDS="5",
     )
     process = await spawn(env)
-    for _ in range(600):
+    # the process first imports the app (seconds on a loaded machine): wait for its first sends
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         if len(await delivered_titles(client, slow_platform)) >= 4:
             break
         await asyncio.sleep(0.005)
