@@ -157,9 +157,10 @@ def describe_outbox_row(
 
 
 async def dry_run(job: Job, ctx: JobContext) -> list[str]:
-    """What one run would write to the outbox, as Chinese lines; nothing is kept.
+    """What one run would write to the outbox (or, for ``photo_cleanup``, delete), as Chinese
+    lines; nothing is kept.
 
-    Jobs with a ``plan`` only compute their messages. Others run inside a transaction that is
+    Jobs with a ``plan`` only compute what they would do. Others run inside a transaction that is
     rolled back (their own transactions nest in it), and the outbox rows they wrote are listed.
     """
     if job.plan is not None:

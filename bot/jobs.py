@@ -7,8 +7,9 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
@@ -24,6 +25,8 @@ from server.digest import service as digest
 from server.digest.service import PlannedMessage
 from server.digest.weeks import last_complete_week
 from server.needs import service as needs
+from server.needs.photo_cleanup import StoredFile, delete_orphans, find_orphans
+from server.needs.photos import photo_store
 from server.party import service as party
 from server.points import boards as points_boards
 from server.points import service as points
@@ -62,6 +65,8 @@ PARTY_REMINDER_CATCH_UP = dt.timedelta(days=3)  # a bot down on the 1st still se
 # 共享家: return reminders (T-24h for loans over a day, else T-2h) and overdue notices (end + 1 h)
 # are written within this many minutes; a starting bot runs the latest slot at once
 BOOKING_REMINDERS_MINUTES = 5
+# 照片清理: uploads never attached go at night, when nobody is filling in a form
+PHOTO_CLEANUP_HOUR, PHOTO_CLEANUP_MINUTE = 4, 10
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,12 @@ class JobContext:
     now: dt.datetime | None = None
 
 
+class Planned(Protocol):
+    """One thing a run would do, as ``run-job --dry-run`` prints it."""
+
+    def describe(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Job:
     name: str
@@ -85,8 +96,10 @@ class Job:
     guarded: bool = True  # runs once per slot across bot processes (heartbeat: every process)
     per_community: bool = False  # one claim (and one run) per community
     catch_up: dt.timedelta | None = None  # a missed slot this recent runs when a bot starts
-    # the outbox rows a run would write, for run-job --dry-run (None: the job cannot preview)
-    plan: Callable[[JobContext], Awaitable[list[PlannedMessage]]] | None = None
+    # what a run would do (outbox rows, files), for run-job --dry-run (None: it runs and is
+    # rolled back, and the outbox rows it wrote are listed)
+    plan: Callable[[JobContext], Awaitable[Sequence[Planned]]] | None = None
+    preview: str = "将写入 {count} 条待发消息"  # run-job --dry-run's heading per scope
 
     @property
     def description(self) -> str:
@@ -272,6 +285,29 @@ async def remind_party_progress(ctx: JobContext) -> str:
     return f"截至 {as_of}：写入 {count} 条双报到提醒"
 
 
+async def plan_photo_cleanup(ctx: JobContext) -> list[StoredFile]:
+    """The orphan photos a run would delete now (what run-job --dry-run prints)."""
+    scan = await find_orphans(
+        store=photo_store(ctx.settings), now=ctx.now or utcnow(), timezone=ctx.settings.timezone
+    )
+    return scan.orphans
+
+
+async def clean_up_photos(ctx: JobContext) -> str:
+    """照片清理: delete uploads a day old that no need, task or shared item refers to."""
+    now = ctx.now or utcnow()
+    store = photo_store(ctx.settings)
+    scan = await find_orphans(store=store, now=now, timezone=ctx.settings.timezone)
+    deleted = await delete_orphans(store=store, orphans=scan.orphans, now=now)
+    summary = (
+        f"删除 {len(deleted)} 张无人引用的照片（约 {scan.orphan_bytes / (1024 * 1024):.1f} MB），"
+        f"保留 {scan.referenced} 张已引用的、{scan.fresh} 张 24 小时内上传的"
+    )
+    if deleted:
+        log.info("photo clean-up: %s", summary)
+    return summary
+
+
 def all_jobs(timezone: str, *, catch_up_hours: int = DIGEST_CATCH_UP_HOURS) -> list[Job]:
     """Every job the bot runs, with its schedule."""
     return [
@@ -386,5 +422,14 @@ def all_jobs(timezone: str, *, catch_up_hours: int = DIGEST_CATCH_UP_HOURS) -> l
                 minutes=BOOKING_REMINDERS_MINUTES, start_date=INTERVAL_EPOCH, timezone=timezone
             ),
             catch_up=dt.timedelta(minutes=BOOKING_REMINDERS_MINUTES),
+        ),
+        Job(
+            name="photo_cleanup",
+            run=clean_up_photos,
+            trigger=CronTrigger(
+                hour=PHOTO_CLEANUP_HOUR, minute=PHOTO_CLEANUP_MINUTE, timezone=timezone
+            ),
+            plan=plan_photo_cleanup,
+            preview="将删除 {count} 张无人引用的照片",
         ),
     ]

@@ -204,10 +204,10 @@ def cmd_bot_run_job(args: argparse.Namespace) -> None:
                     lines = await dry_run(job, run_ctx)
                     total += len(lines)
                     where = f"社区 #{community_id}" if community_id is not None else "全局"
-                    print(f"== {where}：将写入 {len(lines)} 条待发消息 ==")
+                    print(f"== {where}：{job.preview.format(count=len(lines))} ==")
                     for line in lines:
                         print(line)
-                print(f"预演结束：共 {total} 条消息，未写入任何数据。", file=sys.stderr)
+                print(f"预演结束：共 {total} 项，未写入任何数据。", file=sys.stderr)
                 return
             for outcome in await run_slot(job, ctx, slot=slot, communities=scopes):
                 scope = f"社区 #{outcome.community_id}" if outcome.community_id else "全局"
@@ -524,11 +524,14 @@ def build_parser() -> argparse.ArgumentParser:
     run_job = bot_sub.add_parser(
         "run-job",
         help="立即运行一个定时任务（经同一个防重复机制，手动批次号）",
-        description="立即运行一个定时任务；--dry-run 只打印将写入的待发消息，不写入任何数据",
+        description="立即运行一个定时任务；--dry-run 只打印将写入的待发消息（照片清理：将删除的"
+        "文件），不写入、不删除任何数据",
     )
     run_job.add_argument("name", metavar="NAME", help="任务名，见 dangqun bot jobs")
     run_job.add_argument("--community", type=int, help="只为这个社区运行（按社区的任务）")
-    run_job.add_argument("--dry-run", action="store_true", help="预演：打印将发送的内容，不写入")
+    run_job.add_argument(
+        "--dry-run", action="store_true", help="预演：打印将发送或删除的内容，不写入"
+    )
     run_job.set_defaults(handler=cmd_bot_run_job)
 
     mock = add(

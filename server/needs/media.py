@@ -143,7 +143,11 @@ class PhotoStore:
         digest = hashlib.sha256(data).hexdigest()
         key = f"{prefix}/{local:%Y}/{local:%m}/{digest}{ALLOWED[content_type]}"
         path = self.open_path(key)
-        if not path.exists():  # same name, same content: nothing to write
+        try:
+            # same name, same content: nothing to write, but the upload is fresh again, so the
+            # orphan clean-up (photo_cleanup, by mtime) leaves it for the need it is meant for
+            os.utime(path)
+        except FileNotFoundError:
             self._write_atomically(path, data)
         return StoredPhoto(key=key, content_type=content_type, size=len(data), sha256=digest)
 

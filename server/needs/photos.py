@@ -1,7 +1,8 @@
 """Photos of needs (需求照片): store a person's uploads, check the keys a need refers to, serve one.
 
 A key names its uploader: ``needs/p<person id>/<YYYY>/<MM>/<sha256>.<ext>``. A need may refer only
-to photos its submitter uploaded (the grid member's own, for 代办) and that are stored, so nobody
+to photos its submitter uploaded (the grid member's own, for 代办) and that are stored, and a
+task's check-out (签退) only to the volunteer's own (``check_own_photos``, the one rule), so nobody
 can attach somebody else's photo, and so get a link to it, by copying a key out of a URL.
 File I/O runs in worker threads (``asyncio.to_thread``); the event loop only waits.
 """
@@ -112,8 +113,9 @@ def _field(index: int, message: str) -> list[dict[str, object]]:
     return [{"field": f"photos.{index}", "location": "body", "message": message}]
 
 
-async def check_need_photos(*, person_id: int, keys: Sequence[str], store: PhotoStore) -> None:
-    """The keys a need submitted by this person refers to: each uploaded by them and stored."""
+async def check_own_photos(*, person_id: int, keys: Sequence[str], store: PhotoStore) -> None:
+    """The photo keys a person attaches (to a need they submit, to a task they check out of):
+    each uploaded by them, stored, and given once; 422 ``photo_key_invalid`` otherwise."""
     seen: set[str] = set()
     for index, key in enumerate(keys):
         if key_owner(key) != person_id:

@@ -26,7 +26,7 @@ from server.needs import sla
 from server.needs.lifecycle import OPEN_STATUSES, Action, Actor, IllegalTransition, next_status
 from server.needs.media import PhotoStore
 from server.needs.models import STATUS_LABELS, Need, NeedEvent, NeedStatus, SubmissionKey
-from server.needs.photos import check_need_photos
+from server.needs.photos import check_own_photos
 from server.needs.schemas import NeedSubmitIn
 from server.needs.visibility import Access, NeedView, access_to, own_needs, staff_scope, view_of
 from server.notify.models import Urgency
@@ -367,7 +367,7 @@ async def submit_need(
 ) -> Submission:
     """A resident (or a grid member for one) submits a need; retries with the same key replay.
 
-    Its photos must be ones the submitter uploaded (``photos.check_need_photos``)."""
+    Its photos must be ones the submitter uploaded (``photos.check_own_photos``)."""
     body_hash = _body_hash(body)
     if idempotency_key:
         replay = await _replay(principal.person_id, idempotency_key, body_hash)
@@ -376,7 +376,7 @@ async def submit_need(
     reporter_id, entered_by_id, household = await _reporter_and_household(
         principal=principal, body=body
     )
-    await check_need_photos(person_id=principal.person_id, keys=body.photos, store=photo_store)
+    await check_own_photos(person_id=principal.person_id, keys=body.photos, store=photo_store)
     now = utcnow()
     await _rate_limit(redis=redis, person_id=principal.person_id, now=now, per_hour=per_hour)
     openid = principal.openid

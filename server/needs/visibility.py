@@ -15,6 +15,8 @@ For one need and one person (pure, no I/O):
 - anyone else: ``None``, which every view answers with 404, not 403, so that whether a need exists
   is not revealed either.
 
+A task of the need, with its check-out photos, is for its volunteer and ``FULL`` (``sees_task``).
+
 Lists apply the same rule as query filters (``own_needs``, ``staff_scope``). The public list of a
 community (需求公示) shows the masked view of ``PUBLIC_STATUSES`` only; the monthly export is for
 secretaries and street admins (``Permission.EXPORT_NEEDS``) and, since the file leaves the app,
@@ -84,6 +86,13 @@ def access_to(principal: Principal, need: Need, place: Place) -> Access | None:
 def shows_photos(access: Access) -> bool:
     """Photos (and links to them) go only with the door: they may show the inside of a home."""
     return access is not Access.MASKED
+
+
+def sees_task(principal: Principal, need: Need, place: Place, *, volunteer_id: int) -> bool:
+    """A task of the need (its times, note and check-out photos, 服务凭证) is for its volunteer and
+    for whoever sees the need in full: the resident who reported it sees the evidence of the
+    service, as do the grid member who entered it and staff over its place."""
+    return principal.person_id == volunteer_id or access_to(principal, need, place) is Access.FULL
 
 
 def own_needs(principal: Principal) -> Q:

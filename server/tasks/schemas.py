@@ -98,7 +98,10 @@ class TaskOut(Output):
     checkout_lat: float | None
     checkout_lng: float | None
     note: str
-    photos: list[str]
+    photos: list[str] = Field(description="签退照片 key")
+    photo_urls: list[str] = Field(
+        default_factory=list, description="签退照片的签名链接（与 photos 一一对应，有效期有限）"
+    )
     hours: float | None
     hours_edited_by_id: int | None
     hours_edited_at: dt.datetime | None

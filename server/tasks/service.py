@@ -29,11 +29,14 @@ from server.matching.service import rank_for_need
 from server.needs.lifecycle import Action, Actor, IllegalTransition
 from server.needs.masking import address_to_building
 from server.needs.models import STATUS_LABELS, Need, NeedEvent, NeedStatus
+from server.needs.photos import check_own_photos, photo_store
 from server.needs.service import URGENCY_TO_NOTIFY, actors_of, change_status, need_place
 from server.needs.visibility import (
     Access,
     NeedView,
+    access_to,
     can_see_contact,
+    sees_task,
     view_of,
     volunteer_view,
 )
@@ -748,8 +751,11 @@ async def check_out(
     photos: list[str],
     settings: Settings,
 ) -> Task:
-    """签退: the work is done, with a note and photos as evidence; hours from the check times."""
+    """签退: the work is done, with a note and photos as evidence; hours from the check times.
+
+    The photos must be the volunteer's own uploads, still stored (``check_own_photos``)."""
     task = await _own_task(principal, task_id)
+    await check_own_photos(person_id=principal.person_id, keys=photos, store=photo_store(settings))
     now = utcnow()
     async with in_transaction() as connection:
         need = await _lock_need(task.need_id, connection)
@@ -882,18 +888,18 @@ async def my_tasks(*, principal: Principal, scope: str) -> list[TaskView]:
 
 
 async def task_detail(*, principal: Principal, task_id: int) -> TaskView:
-    """One task for its volunteer (contact only while open) or for staff over the need; 404 for
-    everyone else."""
+    """One task for its volunteer (contact only while open) or for whoever sees its need in full
+    (``sees_task``: the reporting resident, staff over the need); 404 for everyone else."""
     task = await Task.get_or_none(id=task_id).select_related("need")
     if task is None:
         raise errors.NotFound("找不到该任务")
-    staff = False
+    full = False
     if task.volunteer_id != principal.person_id:
         place = await need_place(task.need)
-        staff = allows(principal, Permission.TRIAGE_NEEDS, place)
-        if not staff:
+        if not sees_task(principal, task.need, place, volunteer_id=task.volunteer_id):
             raise errors.NotFound("找不到该任务")
-    (view,) = await _views([task.need], person_id=principal.person_id, staff=staff)
+        full = True
+    (view,) = await _views([task.need], person_id=principal.person_id, staff=full)
     events = await TaskEvent.filter(task_id=task.id).order_by("id")
     return TaskView(task, view, events)
 
@@ -920,8 +926,10 @@ async def need_invitations(
 
 
 async def need_task(*, principal: Principal, need_id: int) -> TaskView:
-    """Staff see the need's current (latest) task."""
-    need = await _staff_need(principal, need_id)
+    """The need's current (latest) task, for staff over it and the resident who reported it."""
+    need = await Need.get_or_none(id=need_id)
+    if need is None or access_to(principal, need, await need_place(need)) is not Access.FULL:
+        raise errors.NotFound("找不到该需求")
     task = await Task.filter(need_id=need.id).order_by("-id").first()
     if task is None:
         raise errors.NotFound("这条需求还没有志愿者接单")

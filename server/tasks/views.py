@@ -11,6 +11,7 @@ from server.core.routes import ApiRoutes
 from server.needs.lifecycle import IllegalTransition
 from server.needs.models import CATEGORY_LABELS, STATUS_LABELS
 from server.needs.photo_links import PhotoLinks
+from server.needs.photos import PhotoKeyInvalid
 from server.needs.schemas import NeedPath
 from server.needs.views import links_of, need_out
 from server.needs.visibility import NeedView
@@ -45,7 +46,9 @@ def need_brief(view: NeedView, links: PhotoLinks) -> schemas.NeedBriefOut:
     )
 
 
-def task_out(task: Task) -> schemas.TaskOut:
+def task_out(task: Task, links: PhotoLinks) -> schemas.TaskOut:
+    """A task with signed links to its check-out photos: every view that returns a task has
+    already let only its volunteer or someone who sees the need in full through (``sees_task``)."""
     return schemas.TaskOut.model_validate(
         {
             **{
@@ -54,6 +57,7 @@ def task_out(task: Task) -> schemas.TaskOut:
                 if hasattr(task, name)
             },
             "status_label": TASK_LABELS[task.status],
+            "photo_urls": links.urls(task.photos),
         }
     )
 
@@ -77,7 +81,7 @@ def invitation_out(
 
 def task_detail_out(view: service.TaskView, links: PhotoLinks) -> schemas.TaskDetailOut:
     return schemas.TaskDetailOut(
-        task=task_out(view.task),
+        task=task_out(view.task, links),
         need=need_brief(view.need, links),
         events=[schemas.TaskEventOut.model_validate(event) for event in view.events],
     )
@@ -175,11 +179,10 @@ async def my_tasks(
     request: web.Request, *, principal: Principal, query: schemas.TaskListQuery
 ) -> schemas.TaskListOut:
     views = await service.my_tasks(principal=principal, scope=query.status)
+    links = links_of(request)
     return schemas.TaskListOut(
         items=[
-            schemas.TaskSummaryOut(
-                task=task_out(v.task), need=need_brief(v.need, links_of(request))
-            )
+            schemas.TaskSummaryOut(task=task_out(v.task, links), need=need_brief(v.need, links))
             for v in views
         ]
     )
@@ -189,7 +192,8 @@ async def my_tasks(
     "/api/v1/tasks/{task_id}",
     params=schemas.TaskPath,
     response=schemas.TaskDetailOut,
-    summary="任务详情：志愿者本人（任务进行中才显示门牌和电话）或需求所在网格/社区的工作人员",
+    summary="任务详情：志愿者本人（任务进行中才显示门牌和电话）、需求所在网格/社区的工作人员或"
+    "提交需求的居民",
     errors=(errors.NotFound,),
 )
 async def task_detail(
@@ -229,7 +233,13 @@ async def check_in(
     body=schemas.CheckOutIn,
     response=schemas.TaskDetailOut,
     summary="签退：附服务说明和照片，按签到签退时间计时长（按半小时取整，有上限），需求完成",
-    errors=(errors.NotFound, service.TooFar, service.TaskStateConflict, IllegalTransition),
+    errors=(
+        errors.NotFound,
+        service.TooFar,
+        service.TaskStateConflict,
+        IllegalTransition,
+        PhotoKeyInvalid,
+    ),
 )
 async def check_out(
     request: web.Request,
@@ -340,7 +350,7 @@ async def need_invitations(
     "/api/v1/needs/{need_id}/task",
     params=NeedPath,
     response=schemas.TaskDetailOut,
-    summary="需求当前的任务（工作人员）",
+    summary="需求当前的任务（工作人员和提交需求的居民，含签退照片的签名链接）",
     errors=(errors.NotFound,),
 )
 async def need_task(

@@ -15,6 +15,7 @@ from server.tasks import service
 from server.tasks.hours import is_valid_hours, round_hours, service_hours
 from server.tasks.models import Task, TaskEvent
 from server.volunteers.models import VolunteerProfile
+from tests.builders import png_bytes, upload_photo
 from tests.tasks.conftest import (
     ADDRESS,
     HOME,
@@ -94,12 +95,13 @@ async def test_check_in_and_out_drive_the_need_and_count_hours(
 
     # two hours twenty minutes on site
     await Task.filter(id=task_id).update(checkin_at=utcnow() - dt.timedelta(minutes=140))
+    fixed = await upload_photo(client, world.tokens["v1"], png_bytes(2, 1))
     status, body = await _post(
         client,
         world,
         "v1",
         f"{base}/check-out",
-        {**NEAR, "note": "换了新的水管接头", "photos": ["2026/11/fixed.jpg"]},
+        {**NEAR, "note": "换了新的水管接头", "photos": [fixed]},
     )
     assert status == 200, body
     task = body["task"]
@@ -107,7 +109,7 @@ async def test_check_in_and_out_drive_the_need_and_count_hours(
         "done",
         2.5,
         "换了新的水管接头",
-        ["2026/11/fixed.jpg"],
+        [fixed],
     )
     need = await Need.get(id=need_id)
     assert need.status is NeedStatus.DONE and need.done_at is not None
