@@ -9,7 +9,7 @@ from server.app import DOMAIN_ROUTES
 
 PHONE = Path(__file__).parents[2] / "miniapp_mock" / "static" / "phone.html"
 # call(API, "POST", `/api/v1/needs/${n.id}/confirm`, ...) or call(API, "GET", "/api/v1/me")
-CALL = re.compile(r"""call\(API,\s*"([A-Z]+)",\s*[`"]([^`"]+)[`"]""")
+CALL = re.compile(r"""(?:call|callForm)\(API,\s*"([A-Z]+)",\s*[`"]([^`"]+)[`"]""")
 
 
 def _pattern(path: str) -> re.Pattern[str]:
