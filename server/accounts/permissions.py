@@ -134,6 +134,18 @@ def allows(principal: Principal, action: Action, place: Place) -> bool:
     return any(grant.role in roles and covers(grant, place) for grant in principal.grants)
 
 
+def member_of(principal: Principal, place: Place) -> bool:
+    """Holds any role in the place's community (a grid member of any of its grids too)."""
+    return any(grant.community_id == place.community_id for grant in principal.grants)
+
+
+def sees_community(principal: Principal, place: Place) -> bool:
+    """May read the community's public lists (需求公示, 为民实事, 共享清单): everyone of the
+    community and the street's admins. A grid member's grant covers places inside their grid,
+    not the community as a whole, so ``VIEW_COMMUNITY`` alone would leave them out."""
+    return allows(principal, Action.VIEW_COMMUNITY, place) or member_of(principal, place)
+
+
 def require(principal: Principal, action: Action, place: Place) -> None:
     """Raise ``PermissionDenied`` unless ``allows``."""
     if not allows(principal, action, place):

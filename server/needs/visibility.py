@@ -32,7 +32,7 @@ from tortoise.expressions import Q
 
 from server.accounts.models import Person, Role
 from server.accounts.permissions import Action as Permission
-from server.accounts.permissions import Place, Principal, allows
+from server.accounts.permissions import Place, Principal, allows, sees_community
 from server.needs.masking import address_to_building, mask_name, mask_text
 from server.needs.models import Need, NeedStatus
 from server.org.models import Community
@@ -121,10 +121,7 @@ def staff_scope(principal: Principal, community: Community) -> Q | None:
 
 def sees_public_list(principal: Principal, community: Community) -> bool:
     """需求公示 is for the community: its residents, volunteers and staff, and the street."""
-    if allows(principal, Permission.VIEW_COMMUNITY, Place(community.street_id, community.id)):
-        return True
-    # a grid member's grant covers places inside their grid, not the community as a whole
-    return any(grant.community_id == community.id for grant in principal.grants)
+    return sees_community(principal, Place(community.street_id, community.id))
 
 
 def may_export(principal: Principal, community: Community) -> bool:

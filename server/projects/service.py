@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 
 from server.accounts.models import Person, Role, RoleGrant
 from server.accounts.permissions import Action as Permission
-from server.accounts.permissions import Place, Principal, allows, require
+from server.accounts.permissions import Place, Principal, allows, require, sees_community
 from server.core import errors
 from server.notify import service as notify
 from server.notify.models import OutboxMessage
@@ -82,16 +82,9 @@ async def _project_and_place(project_id: int) -> tuple[Project, Place]:
     return project, place
 
 
-def _of_community(principal: Principal, place: Place) -> bool:
-    """Everyone of the community (a grid member of any of its grids too) and the street."""
-    return allows(principal, Permission.VIEW_COMMUNITY, place) or any(
-        grant.community_id == place.community_id for grant in principal.grants
-    )
-
-
 def _visible(principal: Principal, place: Place) -> None:
     """The practical-matters list is public to the community; anyone else gets 404."""
-    if not _of_community(principal, place):
+    if not sees_community(principal, place):
         raise errors.NotFound("找不到该项目")
 
 
@@ -157,7 +150,7 @@ async def list_projects(
 ) -> list[ProjectView]:
     """The community's practical-matters list (公示): active first by due date, then the rest."""
     _, place = await community_place(community_id=community_id)
-    if not _of_community(principal, place):
+    if not sees_community(principal, place):
         raise errors.NotFound("找不到该社区")
     query = Project.filter(community_id=community_id)
     if status is not None:

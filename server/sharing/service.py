@@ -17,8 +17,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from server.accounts.models import Person, Role
-from server.accounts.permissions import Action as Permission
-from server.accounts.permissions import Place, Principal, allows
+from server.accounts.permissions import Principal, member_of, sees_community
 from server.core import errors
 from server.notify import service as notify
 from server.org.service import community_place
@@ -92,16 +91,6 @@ class Page(Generic[T]):
 # --- who is who ---
 
 
-def _of_community(principal: Principal, place: Place) -> bool:
-    """Everyone of the community (a grid member of any of its grids too) and the street."""
-    return allows(principal, Permission.VIEW_COMMUNITY, place) or _member(principal, place)
-
-
-def _member(principal: Principal, place: Place) -> bool:
-    """A resident, volunteer, grid member or secretary of the community (street admins are not)."""
-    return any(grant.community_id == place.community_id for grant in principal.grants)
-
-
 def _secretary_of(principal: Principal, community_id: int) -> bool:
     return any(
         grant.role is Role.SECRETARY and grant.community_id == community_id
@@ -127,7 +116,7 @@ async def _resource_and_place(resource_id: int, principal: Principal) -> SharedR
     if resource is None:
         raise errors.NotFound("找不到该共享")
     _, place = await community_place(community_id=resource.community_id)
-    if not _of_community(principal, place):
+    if not sees_community(principal, place):
         raise errors.NotFound("找不到该共享")
     if resource.status is ResourceStatus.UNLISTED and not _owns(principal, resource):
         raise errors.NotFound("该共享已下架")
@@ -177,9 +166,9 @@ async def create_resource(
     """Put an item, space or skill on the community's shared list (a secretary may list one on
     behalf of a local unit, 驻地单位)."""
     _, place = await community_place(community_id=community_id)
-    if not _of_community(principal, place):
+    if not sees_community(principal, place):
         raise errors.NotFound("找不到该社区")
-    if not _member(principal, place):
+    if not member_of(principal, place):
         raise errors.PermissionDenied("只有本社区的居民、志愿者和工作人员可以发布共享")
     unit_name = body.unit_name.strip()
     if unit_name and not _secretary_of(principal, community_id):
@@ -218,7 +207,7 @@ async def list_resources(
 ) -> Page[ResourceView]:
     """The community's shared list, newest first: open and paused ones (or all of mine)."""
     _, place = await community_place(community_id=community_id)
-    if not _of_community(principal, place):
+    if not sees_community(principal, place):
         raise errors.NotFound("找不到该社区")
     query = SharedResource.filter(community_id=community_id)
     if mine:
@@ -324,7 +313,7 @@ async def book(
     """
     resource = await _resource_and_place(resource_id, principal)
     _, place = await community_place(community_id=resource.community_id)
-    if not _member(principal, place):
+    if not member_of(principal, place):
         raise errors.PermissionDenied("只有本社区的居民、志愿者和工作人员可以预约")
     if _owns(principal, resource):
         raise errors.PermissionDenied("不能预约自己发布的共享")
