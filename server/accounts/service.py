@@ -15,7 +15,7 @@ from tortoise.transactions import in_transaction
 
 from server.accounts.models import InviteCode, Person, Role, RoleGrant
 from server.accounts.permissions import Action, Grant, Principal, require
-from server.core import errors
+from server.core import errors, rawsql
 from server.org.models import Community, Grid, Household
 from server.org.service import community_place, grid_place, household_place
 from server.wechat.client import (
@@ -85,30 +85,26 @@ async def logout(*, redis: Redis, token: str) -> None:
     await redis.delete(_session_key(token))
 
 
+_PRINCIPAL = (
+    'SELECT p."openid", g."role", g."street_id", g."community_id", g."grid_path",'
+    ' g."household_id" FROM "person" p LEFT JOIN "role_grant" g ON g."person_id" = p."id"'
+    ' WHERE p."id" = $1 ORDER BY g."id"'
+)
+
+
 async def load_principal(*, person_id: int) -> Principal:
     """The person with all their grants and their openid (one query: it runs on every request)."""
-    rows = (
-        await Person.filter(id=person_id)
-        .order_by("grants__id")
-        .values(
-            "openid",
-            "grants__role",
-            "grants__street_id",
-            "grants__community_id",
-            "grants__grid_path",
-            "grants__household_id",
-        )
-    )
+    rows = await rawsql.fetch(_PRINCIPAL, person_id)
     grants = tuple(
         Grant(
-            role=Role(row["grants__role"]),
-            street_id=row["grants__street_id"],
-            community_id=row["grants__community_id"],
-            grid_path=row["grants__grid_path"],
-            household_id=row["grants__household_id"],
+            role=Role(row["role"]),
+            street_id=row["street_id"],
+            community_id=row["community_id"],
+            grid_path=row["grid_path"],
+            household_id=row["household_id"],
         )
         for row in rows
-        if row["grants__role"] is not None  # a person without grants: one row of NULLs
+        if row["role"] is not None  # a person without grants: one row of NULLs
     )
     openid = rows[0]["openid"] if rows else None
     return Principal(person_id=person_id, grants=grants, openid=openid)

@@ -19,7 +19,7 @@ from server.accounts.models import Person, Role, RoleGrant
 from server.accounts.permissions import Action as Permission
 from server.accounts.permissions import Place, Principal, allows, require
 from server.accounts.service import grant_role
-from server.core import errors
+from server.core import errors, rawsql
 from server.core.clock import utcnow
 from server.core.geo import bounding_box, distance_m
 from server.needs import sla
@@ -32,6 +32,7 @@ from server.needs.visibility import Access, NeedView, access_to, own_needs, staf
 from server.notify.models import Urgency
 from server.notify.service import enqueue
 from server.org.models import Community, Grid, Household
+from server.org.service import household_with_grid
 from server.wechat.client import WeChatClient, WeChatError, WeChatUnavailable
 
 RATE_WINDOW_SECONDS = 3600
@@ -209,23 +210,31 @@ class Duplicate:
     distance_m: float
 
 
+# Every submission runs it: hand-written (rawsql), over the index of 0013_need_duplicates.
+_DUPLICATE_CANDIDATES = (
+    'SELECT * FROM "need" WHERE "community_id" = $1 AND "category" = $2'
+    ' AND "lat" BETWEEN $3 AND $4 AND "lng" BETWEEN $5 AND $6 AND "created_at" >= $7'
+    ' AND "status" IN ({})'.format(", ".join(f"'{status.value}'" for status in OPEN_STATUSES))
+)
+
+
 async def possible_duplicates(*, need: Need) -> list[Duplicate]:
     """Open needs of the same category within 50 m in the last 7 days, nearest first."""
     if need.lat is None or need.lng is None:
         return []
     min_lat, max_lat, min_lng, max_lng = bounding_box(need.lat, need.lng, DUPLICATE_RADIUS_M)
-    candidates = await Need.filter(
-        community_id=need.community_id,
-        category=need.category,
-        status__in=list(OPEN_STATUSES),
-        created_at__gte=need.created_at - DUPLICATE_WINDOW,
-        lat__gte=min_lat,
-        lat__lte=max_lat,
-        lng__gte=min_lng,
-        lng__lte=max_lng,
+    rows = await rawsql.fetch(
+        _DUPLICATE_CANDIDATES,
+        need.community_id,
+        str(need.category),
+        min_lat,
+        max_lat,
+        min_lng,
+        max_lng,
+        need.created_at - DUPLICATE_WINDOW,
     )
     found = []
-    for other in candidates:
+    for other in (rawsql.instance(Need, row) for row in rows):
         if other.id == need.id:
             continue  # itself: skipped here rather than by one more condition for the ORM to build
         assert other.lat is not None and other.lng is not None
@@ -246,14 +255,19 @@ class Submission:
     replayed: bool
 
 
+_SUBMISSION_KEY = (
+    'SELECT "body_hash", "need_id" FROM "submission_key" WHERE "person_id" = $1 AND "key" = $2'
+)
+
+
 async def _replay(person_id: int, key: str, body_hash: str) -> Submission | None:
     # a new key is the usual case: look it up alone (a join with the need costs 3× as much)
-    record = await SubmissionKey.get_or_none(person_id=person_id, key=key)
+    record = await rawsql.fetch_one(_SUBMISSION_KEY, person_id, key)
     if record is None:
         return None
-    if record.body_hash != body_hash:
+    if record["body_hash"] != body_hash:
         raise IdempotencyKeyReused(details={"idempotency_key": key})
-    need = await Need.get(id=record.need_id)
+    need = await Need.get(id=record["need_id"])
     return Submission(need, await possible_duplicates(need=need), replayed=True)
 
 
@@ -263,9 +277,7 @@ async def _reporter_and_household(
     """(reporter id, entered-by id, household with its grid) for a resident's own or a grid
     member's 代办 need."""
     if body.on_behalf is not None:
-        household = await Household.get_or_none(id=body.on_behalf.household_id).select_related(
-            "grid"
-        )
+        household = await household_with_grid(household_id=body.on_behalf.household_id)
         if household is None:
             raise errors.NotFound("找不到该住户")
         community = await Community.get(id=household.community_id)
@@ -290,7 +302,10 @@ async def _reporter_and_household(
         )
     if household_id not in homes:
         raise errors.PermissionDenied("只能为自己绑定的住户提交需求")
-    return principal.person_id, None, await Household.get(id=household_id).select_related("grid")
+    household = await household_with_grid(household_id=household_id)
+    if household is None:
+        raise errors.NotFound("找不到该住户")
+    return principal.person_id, None, household
 
 
 async def _resident_for(
@@ -336,12 +351,15 @@ async def create_need(
         **fields,
     )
     need.sla_due_at = sla_due(need, NeedStatus.SUBMITTED, now)
-    await need.save(using_db=connection)
-    await NeedEvent.create(
-        need_id=need.id,
-        actor_id=actor_id,
-        action=action,
-        to_status=NeedStatus.SUBMITTED.value,
+    # hand-written inserts (rawsql): every submission, from any way in, comes through here
+    await rawsql.insert(need, using_db=connection)
+    await rawsql.insert(
+        NeedEvent(
+            need_id=need.id,
+            actor_id=actor_id,
+            action=action,
+            to_status=NeedStatus.SUBMITTED.value,
+        ),
         using_db=connection,
     )
     await enqueue(
@@ -415,11 +433,13 @@ async def submit_need(
                 connection=connection,
             )
             if idempotency_key:
-                await SubmissionKey.create(
-                    person_id=principal.person_id,
-                    key=idempotency_key,
-                    body_hash=body_hash,
-                    need_id=need.id,
+                await rawsql.insert(
+                    SubmissionKey(
+                        person_id=principal.person_id,
+                        key=idempotency_key,
+                        body_hash=body_hash,
+                        need_id=need.id,
+                    ),
                     using_db=connection,
                 )
     except IntegrityError:

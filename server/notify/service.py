@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 
 from server.accounts.models import Person, Role, RoleGrant
 from server.accounts.permissions import Action, Place, Principal, allows
-from server.core import errors
+from server.core import errors, rawsql
 from server.core.clock import utcnow
 from server.notify.models import (
     CommunityRobot,
@@ -56,7 +56,8 @@ async def enqueue(
         dedupe_key=dedupe_key,
     )
     # ON CONFLICT DO NOTHING: a duplicate must not abort the caller's PostgreSQL transaction.
-    await OutboxMessage.bulk_create([message], ignore_conflicts=True, using_db=using_db)
+    # Hand-written (rawsql): every submitted need and most state changes enqueue one.
+    await rawsql.insert(message, using_db=using_db, ignore_conflicts=True)
 
 
 async def outbox_depth() -> dict[str, int]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from tortoise.functions import Count
 
 from server.accounts.permissions import Action, Place, Principal, require
-from server.core import errors
+from server.core import errors, rawsql
 from server.org.models import Community, Grid, GridLevel, Household, PartyBranch
 
 
@@ -40,6 +41,27 @@ async def household_place(*, household_id: int) -> tuple[Household, Place]:
         grid_path=household.grid.path,
         household_id=household.id,
     )
+
+
+@functools.cache
+def _household_with_grid_sql() -> str:
+    # built on first use: the models know their columns only once the ORM is initialised
+    return (
+        f"SELECT {rawsql.columns(Household, 'h')}, {rawsql.columns(Grid, 'g', 'grid__')}"
+        ' FROM "household" h JOIN "grid" g ON g."id" = h."grid_id" WHERE h."id" = $1'
+    )
+
+
+async def household_with_grid(*, household_id: int) -> Household | None:
+    """The household with its grid loaded (``household.grid``), in one query: every submitted
+    need reads it."""
+    row = await rawsql.fetch_one(_household_with_grid_sql(), household_id)
+    if row is None:
+        return None
+    own, grid_row = rawsql.split(row, "grid__")
+    household = rawsql.instance(Household, own)
+    object.__setattr__(household, "_grid", rawsql.instance(Grid, grid_row))
+    return household
 
 
 async def create_grid(
