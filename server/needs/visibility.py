@@ -19,9 +19,9 @@ A task of the need, with its check-out photos, is for its volunteer and ``FULL``
 
 Lists apply the same rule as query filters (``own_needs``, ``staff_scope``). The public list of a
 community (需求公示) shows the masked view (``public_view``, also what Open311 readers get) of
-``PUBLIC_STATUSES`` only; the monthly export is for
-secretaries and street admins (``Permission.EXPORT_NEEDS``) and, since the file leaves the app,
-carries the masked name and the building, never a phone or a door.
+``PUBLIC_STATUSES`` only; the monthly export is for secretaries and street admins
+(``Permission.EXPORT_NEEDS``) and, since the file leaves the app, carries the masked name and the
+building, never a phone or a door.
 """
 
 from __future__ import annotations
