@@ -1,9 +1,10 @@
 """Photos of needs (需求照片): store a person's uploads, check the keys a need refers to, serve one.
 
 A key names its uploader: ``needs/p<person id>/<YYYY>/<MM>/<sha256>.<ext>``. A need may refer only
-to photos its submitter uploaded (the grid member's own, for 代办) and that are stored, and a
-task's check-out (签退) only to the volunteer's own (``check_own_photos``, the one rule), so nobody
-can attach somebody else's photo, and so get a link to it, by copying a key out of a URL.
+to photos its submitter uploaded (the grid member's own, for 代办) and that are stored, a task's
+check-out (签退) only to the volunteer's own, and a shared item (共享家) only to the lister's own
+(``check_own_photos``, the one rule), so nobody can attach somebody else's photo, and so get a
+link to it or show it to the community, by copying a key out of a URL.
 File I/O runs in worker threads (``asyncio.to_thread``); the event loop only waits.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -113,12 +114,16 @@ def _field(index: int, message: str) -> list[dict[str, object]]:
     return [{"field": f"photos.{index}", "location": "body", "message": message}]
 
 
-async def check_own_photos(*, person_id: int, keys: Sequence[str], store: PhotoStore) -> None:
-    """The photo keys a person attaches (to a need they submit, to a task they check out of):
-    each uploaded by them, stored, and given once; 422 ``photo_key_invalid`` otherwise."""
+async def check_own_photos(
+    *, person_id: int, keys: Sequence[str], store: PhotoStore, kept: Collection[str] = ()
+) -> None:
+    """The photo keys a person attaches (to a need they submit, to a task they check out of, to a
+    shared item they list or edit): each uploaded by them, stored, and given once; 422
+    ``photo_key_invalid`` otherwise. ``kept``: the keys already attached to what is edited, which
+    may stay whoever uploaded them (a secretary edits a local unit's item another one listed)."""
     seen: set[str] = set()
     for index, key in enumerate(keys):
-        if key_owner(key) != person_id:
+        if key not in kept and key_owner(key) != person_id:
             raise PhotoKeyInvalid(
                 f"第 {index + 1} 张照片无效：请使用本人上传照片得到的 key",
                 details=_field(index, "不是本人上传的照片"),

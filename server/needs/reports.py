@@ -34,11 +34,10 @@ from server.needs.models import (
 from server.needs.service import NeedFilter, Page, decode_cursor, encode_cursor
 from server.needs.visibility import (
     PUBLIC_STATUSES,
-    Access,
     NeedView,
     may_export,
+    public_view,
     sees_public_list,
-    view_of,
 )
 from server.org.models import Community, Grid
 
@@ -145,7 +144,7 @@ async def public_needs(
     return PublicPage(
         items=[
             PublicNeed(
-                view=view_of(need, reporters.get(need.reporter_id), Access.MASKED),
+                view=public_view(need, reporters.get(need.reporter_id)),
                 grid_name=str(grids.get(need.grid_id, "")),
                 outcome=outcome_of(need),
             )

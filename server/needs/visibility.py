@@ -18,9 +18,10 @@ For one need and one person (pure, no I/O):
 A task of the need, with its check-out photos, is for its volunteer and ``FULL`` (``sees_task``).
 
 Lists apply the same rule as query filters (``own_needs``, ``staff_scope``). The public list of a
-community (需求公示) shows the masked view of ``PUBLIC_STATUSES`` only; the monthly export is for
-secretaries and street admins (``Permission.EXPORT_NEEDS``) and, since the file leaves the app,
-carries the masked name and the building, never a phone or a door.
+community (需求公示) shows the masked view (``public_view``, also what Open311 readers get) of
+``PUBLIC_STATUSES`` only; the monthly export is for secretaries and street admins
+(``Permission.EXPORT_NEEDS``) and, since the file leaves the app, carries the masked name and the
+building, never a phone or a door.
 """
 
 from __future__ import annotations
@@ -188,6 +189,12 @@ def view_of(need: Need, reporter: Person | None, access: Access) -> NeedView:
         reporter_phone=phone,
         rating_comment=need.rating_comment,
     )
+
+
+def public_view(need: Need, reporter: Person | None) -> NeedView:
+    """What anyone may see of a need: 需求公示 and the Open311 feed both show the masked view, so
+    no door, no phone and no photos (``shows_photos``)."""
+    return view_of(need, reporter, Access.MASKED)
 
 
 def volunteer_view(need: Need, reporter: Person | None, *, contact_visible: bool) -> NeedView:

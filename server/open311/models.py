@@ -38,7 +38,8 @@ class Open311Submission(Model):
     email = fields.CharField(max_length=254, default="")
     device_id = fields.CharField(max_length=64, default="")
     account_id = fields.CharField(max_length=64, default="")
-    media_url = fields.CharField(max_length=500, default="")  # not fetched or shown yet
+    # an http(s) link the client sent; never fetched, never published (schemas._media_url)
+    media_url = fields.CharField(max_length=500, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
 
     need_id: int

@@ -17,8 +17,10 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from server.needs.masking import address_to_building, mask_text
+from server.needs.masking import mask_text
 from server.needs.models import CATEGORY_LABELS, Need
+from server.needs.photo_links import PhotoLinks
+from server.needs.visibility import public_view
 from server.open311.errors import Open311Error
 from server.open311.schemas import (
     CLOSED,
@@ -114,11 +116,14 @@ def _coordinate(value: float | None) -> float | None:
     return None if value is None else round(value, COORDINATE_DECIMALS)
 
 
-def request_out(need: Need, *, agency: str, tz: dt.tzinfo) -> ServiceRequestOut:
-    """A need as anyone may see it: no reporter, the address cut to the building, numbers masked.
+def request_out(need: Need, *, agency: str, tz: dt.tzinfo, links: PhotoLinks) -> ServiceRequestOut:
+    """A need as anyone may see it (``visibility.public_view``, as 需求公示): no reporter, the
+    address cut to the building, numbers masked, and ``media_url`` a signed link to the first
+    photo that view shows, which is none: photos may show the inside of a home.
 
     ``updated_datetime`` of a closed request is when it was closed, as GeoReport asks.
     """
+    view = public_view(need, None)  # GeoReport has no reporter field: not even the surname
     shown = OPEN311_STATUS[need.status]
     updated = need.status_changed_at if shown == CLOSED else need.updated_at
     requested = w3c(need.created_at, tz)
@@ -133,16 +138,16 @@ def request_out(need: Need, *, agency: str, tz: dt.tzinfo) -> ServiceRequestOut:
         ),
         service_name=CATEGORY_LABELS[need.category],
         service_code=need.category.value,
-        description=mask_text(need.description),
+        description=view.description,
         agency_responsible=agency,
         service_notice="",
         requested_datetime=requested,
         updated_datetime=w3c(updated or need.created_at, tz) or requested,
         expected_datetime=w3c(need.due_at or need.sla_due_at, tz),
-        address=address_to_building(need.address) or agency,
+        address=view.address or agency,
         address_id=None,
         zipcode=None,
         lat=_coordinate(need.lat),
         long=_coordinate(need.lng),
-        media_url=None,
+        media_url=links.url(view.photos[0]) if view.photos else None,
     )

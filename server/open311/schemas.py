@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
@@ -150,7 +151,7 @@ class ServiceRequestOut(BaseModel):
     zipcode: None
     lat: float | None
     long: float | None
-    media_url: None  # photos are private to staff for now
+    media_url: str | None  # a photo of the public view (render.request_out): none
 
 
 class CreatedOut(BaseModel):
@@ -307,7 +308,8 @@ PHONE_MAX = 20  # Person.phone
 ADDRESS_MAX = 128  # Need.address
 CONTACT_MAX = 254  # an e-mail address at most (RFC 5321)
 REFERENCE_MAX = 64  # device_id, account_id
-MEDIA_URL_MAX = 500
+MEDIA_URL_MAX = 500  # Open311Submission.media_url
+MEDIA_URL_SCHEMES = ("http", "https")  # a link staff can open; not javascript:, data:, file:
 _PHONE_RE = re.compile(r"^\+?[0-9 ()\-]{3,20}$")
 _CJK_RE = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
 
@@ -371,6 +373,31 @@ def _coordinate(params: Mapping[str, str], field: str, bound: float) -> float | 
     return value
 
 
+def _media_url(params: Mapping[str, str]) -> str:
+    """The client's link to its photo: an absolute http(s) URL without a user or password.
+
+    It is kept with the submission (``Open311Submission``), never fetched (a server that fetches
+    what clients name can be pointed at its own network, and the bytes would skip the photo
+    checks) and never published: GET shows the public view of a need, which has no photos."""
+    value = _text(params, "media_url", MEDIA_URL_MAX)
+    if not value:
+        return ""
+    try:
+        parts = urlsplit(value)
+        valid = (
+            parts.scheme.lower() in MEDIA_URL_SCHEMES
+            and bool(parts.hostname)
+            and parts.username is None
+            and parts.password is None
+            and all(ch.isprintable() and not ch.isspace() for ch in value)
+        )
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        valid = False
+    if not valid:
+        raise BadRequest("media_url 应为完整的 http 或 https 链接，如 https://example.com/1.jpg")
+    return value
+
+
 def parse_submission(params: Mapping[str, str]) -> SubmissionIn:
     """The fields of POST requests; 400 (404 for an unknown service_code, as GeoReport says)."""
     category = parse_service_code((params.get("service_code") or "").strip(), unknown=NotFound)
@@ -408,5 +435,5 @@ def parse_submission(params: Mapping[str, str]) -> SubmissionIn:
         email=_text(params, "email", CONTACT_MAX),
         device_id=_text(params, "device_id", REFERENCE_MAX),
         account_id=_text(params, "account_id", REFERENCE_MAX),
-        media_url=_text(params, "media_url", MEDIA_URL_MAX),
+        media_url=_media_url(params),
     )

@@ -54,7 +54,9 @@ class BookingListQuery(Input):
 class _ResourceFields(Input):
     description: str = Field(default="", max_length=2000, description="是什么、怎么用、注意事项")
     photos: list[str] = Field(
-        default_factory=list, max_length=PHOTOS_MAX, description="先上传照片得到的 key"
+        default_factory=list,
+        max_length=PHOTOS_MAX,
+        description="本人先上传照片得到的 key（POST /api/v1/media/photos）",
     )
     location: str = Field(default="", max_length=128, description="在哪里取用或使用")
     needs_approval: bool = Field(default=True, description="预约须物主同意（否则直接生效）")
@@ -84,7 +86,11 @@ class ResourceChangeIn(Input):
     status: ResourceStatus | None = Field(default=None, description="暂停、下架或重新开放")
     title: str | None = Field(default=None, min_length=2, max_length=TITLE_MAX)
     description: str | None = Field(default=None, max_length=2000)
-    photos: list[str] | None = Field(default=None, max_length=PHOTOS_MAX)
+    photos: list[str] | None = Field(
+        default=None,
+        max_length=PHOTOS_MAX,
+        description="全部照片：已有的 key 可保留，新增的须是本人上传的",
+    )
     location: str | None = Field(default=None, max_length=128)
     needs_approval: bool | None = None
     opening_hours: str | None = Field(default=None, max_length=100)
@@ -111,7 +117,10 @@ class ResourceOut(Output):
     kind_label: str
     title: str
     description: str
-    photos: list[str]
+    photos: list[str] = Field(description="照片 key（发布时填写的）")
+    photo_urls: list[str] = Field(
+        description="照片的签名链接，与 photos 一一对应，有效期有限（过期后重新获取共享）"
+    )
     location: str
     owner_id: int
     owner_name: str

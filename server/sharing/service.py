@@ -19,6 +19,8 @@ from tortoise.transactions import in_transaction
 from server.accounts.models import Person, Role
 from server.accounts.permissions import Principal, member_of, sees_community
 from server.core import errors
+from server.needs.media import PhotoStore
+from server.needs.photos import check_own_photos
 from server.notify import service as notify
 from server.org.service import community_place
 from server.sharing import schemas
@@ -161,10 +163,11 @@ def _limits(
 
 
 async def create_resource(
-    *, principal: Principal, community_id: int, body: schemas.ResourceIn
+    *, principal: Principal, community_id: int, body: schemas.ResourceIn, store: PhotoStore
 ) -> ResourceView:
     """Put an item, space or skill on the community's shared list (a secretary may list one on
-    behalf of a local unit, 驻地单位)."""
+    behalf of a local unit, 驻地单位). Its photos must be the lister's own stored uploads
+    (``check_own_photos``): the whole community gets links to them."""
     _, place = await community_place(community_id=community_id)
     if not sees_community(principal, place):
         raise errors.NotFound("找不到该社区")
@@ -176,6 +179,7 @@ async def create_resource(
     max_loan_days, max_booking_hours = _limits(
         body.kind, body.max_loan_days, body.max_booking_hours
     )
+    await check_own_photos(person_id=principal.person_id, keys=body.photos, store=store)
     resource = await SharedResource.create(
         community_id=community_id,
         owner_id=principal.person_id,
@@ -247,13 +251,21 @@ async def resource_detail(
 
 
 async def change_resource(
-    *, principal: Principal, resource_id: int, body: schemas.ResourceChangeIn
+    *, principal: Principal, resource_id: int, body: schemas.ResourceChangeIn, store: PhotoStore
 ) -> ResourceView:
-    """The owner pauses, unlists, reopens or edits a resource (bookings already made stand)."""
+    """The owner pauses, unlists, reopens or edits a resource (bookings already made stand).
+    New photos must be the editor's own stored uploads; the ones it had may stay."""
     resource = await _resource_and_place(resource_id, principal)
     if not _owns(principal, resource):
         raise errors.PermissionDenied("只有发布人可以修改这项共享")
     changes = body.model_dump(exclude_unset=True)
+    if changes.get("photos") is not None:
+        await check_own_photos(
+            person_id=principal.person_id,
+            keys=changes["photos"],
+            store=store,
+            kept=frozenset(resource.photos),
+        )
     if "max_loan_days" in changes or "max_booking_hours" in changes:
         loan, hours = _limits(
             resource.kind, changes.get("max_loan_days"), changes.get("max_booking_hours")

@@ -9,6 +9,8 @@ from server.core import errors
 from server.core.appkeys import SETTINGS
 from server.core.clock import utcnow
 from server.core.routes import ApiRoutes
+from server.needs.photo_links import PhotoLinks
+from server.needs.photos import PhotoKeyInvalid, photo_links, photo_store
 from server.sharing import schemas, service
 from server.sharing.models import (
     BOOKING_STATUS_LABELS,
@@ -22,7 +24,8 @@ from server.sharing.rules import BookingStarted, IllegalTransition, is_overdue
 routes = ApiRoutes(tag="共享家")
 
 
-def resource_out(view: service.ResourceView) -> schemas.ResourceOut:
+def resource_out(view: service.ResourceView, links: PhotoLinks) -> schemas.ResourceOut:
+    """A resource with signed links to its photos: whoever sees the resource sees its photos."""
     r = view.resource
     return schemas.ResourceOut(
         id=r.id,
@@ -32,6 +35,7 @@ def resource_out(view: service.ResourceView) -> schemas.ResourceOut:
         title=r.title,
         description=r.description,
         photos=list(r.photos),
+        photo_urls=links.urls(r.photos),
         location=r.location,
         owner_id=r.owner_id,
         owner_name=view.owner_name,
@@ -78,7 +82,7 @@ def _timezone(request: web.Request) -> str:
     response=schemas.ResourceOut,
     status=201,
     summary="发布共享：物品、场地或技能（本社区居民、志愿者、工作人员；书记可代驻地单位发布）",
-    errors=(errors.NotFound, errors.PermissionDenied, errors.ValidationFailed),
+    errors=(errors.NotFound, errors.PermissionDenied, errors.ValidationFailed, PhotoKeyInvalid),
 )
 async def create_shared_resource(
     request: web.Request,
@@ -87,10 +91,14 @@ async def create_shared_resource(
     params: schemas.CommunityPath,
     body: schemas.ResourceIn,
 ) -> schemas.ResourceOut:
+    settings = request.config_dict[SETTINGS]
     view = await service.create_resource(
-        principal=principal, community_id=params.community_id, body=body
+        principal=principal,
+        community_id=params.community_id,
+        body=body,
+        store=photo_store(settings),
     )
-    return resource_out(view)
+    return resource_out(view, photo_links(settings))
 
 
 @routes.get(
@@ -117,8 +125,9 @@ async def list_shared_resources(
         cursor=query.cursor,
         limit=query.limit,
     )
+    links = photo_links(request.config_dict[SETTINGS])
     return schemas.ResourceListOut(
-        items=[resource_out(v) for v in page.items], next_cursor=page.next_cursor
+        items=[resource_out(v, links) for v in page.items], next_cursor=page.next_cursor
     )
 
 
@@ -136,7 +145,7 @@ async def shared_resource_detail(
         principal=principal, resource_id=params.resource_id, now=utcnow()
     )
     return schemas.ResourceDetailOut(
-        **resource_out(view).model_dump(),
+        **resource_out(view, photo_links(request.config_dict[SETTINGS])).model_dump(),
         busy=[
             schemas.BusySlot(start_at=b.start_at, end_at=b.end_at, status=b.status) for b in busy
         ],
@@ -149,7 +158,7 @@ async def shared_resource_detail(
     body=schemas.ResourceChangeIn,
     response=schemas.ResourceOut,
     summary="修改、暂停、下架或重新开放共享（发布人）；已有预约不受影响",
-    errors=(errors.NotFound, errors.PermissionDenied, errors.ValidationFailed),
+    errors=(errors.NotFound, errors.PermissionDenied, errors.ValidationFailed, PhotoKeyInvalid),
 )
 async def change_shared_resource(
     request: web.Request,
@@ -158,10 +167,14 @@ async def change_shared_resource(
     params: schemas.ResourcePath,
     body: schemas.ResourceChangeIn,
 ) -> schemas.ResourceOut:
+    settings = request.config_dict[SETTINGS]
     view = await service.change_resource(
-        principal=principal, resource_id=params.resource_id, body=body
+        principal=principal,
+        resource_id=params.resource_id,
+        body=body,
+        store=photo_store(settings),
     )
-    return resource_out(view)
+    return resource_out(view, photo_links(settings))
 
 
 @routes.post(

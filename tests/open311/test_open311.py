@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import pytest
 import pytest_asyncio
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from server.accounts.models import Person, Role
 from server.accounts.service import load_principal
@@ -25,7 +25,7 @@ from server.needs.models import Need, NeedStatus
 from server.open311 import service
 from server.open311.models import Open311Submission
 from server.open311.schemas import OPEN311_STATUS
-from tests.builders import Town, add_person, build_town
+from tests.builders import Town, add_person, auth, build_town, login, upload_photo
 
 BASE = "/open311/v2"
 LAT, LNG = 44.5500, 129.6300
@@ -308,6 +308,14 @@ async def test_api_key_missing_invalid_revoked_or_demo_outside_dev(
         ({"lat": "44.6500"}, 400, "1000"),  # 11 km north: no household of the street near
         ({"address_id": "abc"}, 400, "address_id"),
         ({"phone": "call me maybe"}, 400, "phone"),
+        ({"media_url": "javascript:alert(1)"}, 400, "media_url"),
+        ({"media_url": "ftp://example.com/1.jpg"}, 400, "media_url"),
+        ({"media_url": "/photos/1.jpg"}, 400, "media_url"),
+        ({"media_url": "https://"}, 400, "media_url"),
+        ({"media_url": "https://user:secret@example.com/1.jpg"}, 400, "media_url"),
+        ({"media_url": "https://example.com/a b.jpg"}, 400, "media_url"),
+        ({"media_url": "https://[::1/1.jpg"}, 400, "media_url"),
+        ({"media_url": "https://example.com/" + "a" * 481}, 400, "500"),
     ],
 )
 async def test_post_refuses_what_it_cannot_use(
@@ -362,6 +370,66 @@ async def test_post_accepts_multipart(client: TestClient, world: World) -> None:
     data.add_field("media", b"\x89PNG", filename="a.png", content_type="image/png")
     response = await client.post(f"{BASE}/requests.json", data=data)
     assert response.status == 201, await response.text()
+
+
+# --- photos (media_url) -------------------------------------------------------------------
+
+
+async def test_a_need_with_photos_is_read_without_them_as_in_the_public_list(
+    client: TestClient, world: World, mock_wechat: TestServer
+) -> None:
+    """需求公示 shows no photos (they may show the inside of a home), so neither does Open311."""
+    resident = await add_person(
+        world.town, "resident", Role.RESIDENT, household=world.town.households[0]
+    )
+    token = await login(client, mock_wechat, resident.openid or "")
+    key = await upload_photo(client, token)
+    response = await client.post(
+        "/api/v1/needs",
+        json={
+            "category": "daily_life",
+            "title": "厨房水管漏水",
+            "description": "漏水",
+            "photos": [key],
+        },
+        headers=auth(token),
+    )
+    assert response.status == 201, await response.text()
+    need_id = str((await response.json())["need"]["id"])
+    secretary = await load_principal(person_id=world.secretary.id)
+    await needs_service.accept_need(principal=secretary, need_id=int(need_id), due_at=None, note="")
+    assert (await Need.get(id=int(need_id))).photos == [key]
+
+    for path in ("requests.json", f"requests/{need_id}.json"):
+        [shown] = await get_json(client, path)
+        assert shown["service_request_id"] == need_id
+        assert "media_url" in shown and shown["media_url"] is None
+    for path in ("requests.xml", f"requests/{need_id}.xml"):
+        response = await client.get(f"{BASE}/{path}")
+        text = await response.text()
+        [request] = ET.fromstring(await response.read()).findall("request")
+        media_url = request.find("media_url")
+        assert media_url is not None and not media_url.text
+        assert key not in text and "/media/photos/" not in text
+
+
+async def test_a_posted_media_url_is_kept_for_staff_and_never_published(
+    client: TestClient, world: World
+) -> None:
+    link = "https://12345.example.gov.cn/photos/2026/11/leak.jpg?size=large"
+    response, body = await post(client, form(world, media_url=link), fmt="xml")
+    assert response.status == 201, body.decode()
+    need_id = ET.fromstring(body).findtext("request/service_request_id")
+    assert need_id is not None and need_id.isdigit()
+    submission = await Open311Submission.get(need_id=int(need_id))
+    assert submission.media_url == link
+
+    [shown] = await get_json(client, f"requests/{need_id}.json")
+    assert shown["media_url"] is None
+    response = await client.get(f"{BASE}/requests/{need_id}.xml")
+    text = await response.text()
+    assert "12345.example.gov.cn" not in text
+    assert ET.fromstring(await response.read()).findtext("request/media_url") == ""
 
 
 # --- status ----------------------------------------------------------------------------

@@ -20,7 +20,6 @@ LADDER = {
     "kind": "item",
     "title": "铝合金折叠梯",
     "description": "2 米高，换灯泡、擦窗户都够用",
-    "photos": ["2026/11/ladder.jpg"],
     "location": "阳光小区3号楼2单元502",
     "needs_approval": True,
     "max_loan_days": 3,
