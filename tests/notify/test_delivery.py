@@ -620,6 +620,32 @@ async def test_a_send_held_back_by_the_minute_limit_keeps_its_hourly_slot_free(
     assert all(r["errcode"] == 0 for r in await platform.records("wecom_app"))
 
 
+async def test_a_wecom_send_waiting_for_the_hour_repeats_none_of_the_messages_other_channels(
+    client: TestClient, settings: Settings, platform: Platform, clock: FakeClock
+) -> None:
+    platform.limit_wecom_members(per_minute=30, per_hour=1)
+    dispatcher = member_dispatcher(client, settings, clock, per_hour=1)
+    town, _, _, secretary = await staff_town()
+    await set_wecom_user(person_id=secretary.id, userid="lisi")
+    await set_community_robot(community_id=town.community.id, webhook_url=platform.robot_url("k1"))
+    for week in ("第47周", "第48周"):  # to the community: its secretary on WeCom, and its robot
+        payload = {"title": week, "text": "x", "markdown": f"**{week}**"}
+        await enqueue(kind="weekly_digest", payload=payload, community_id=town.community.id)
+
+    report = await dispatcher.drain()
+    assert (report.sent, report.deferred) == (1, 1)
+    assert await wecom_contents(platform, "lisi") == ["第47周"]
+    assert len(await platform.accepted("wecom_robot")) == 1  # both weeks in one robot message
+
+    clock.advance(HOUR.total_seconds() + 1)
+    assert (await dispatcher.drain()).sent == 1
+
+    assert await wecom_contents(platform, "lisi") == ["第47周", "第48周"]
+    assert len(await platform.accepted("wecom_robot")) == 1
+    assert await InboxItem.filter(person_id=secretary.id).count() == 2
+    assert await Delivery.filter(status=DeliveryStatus.SENT).count() == 4
+
+
 async def test_bot_processes_share_each_members_hourly_limit(
     client: TestClient, settings: Settings, platform: Platform, clock: FakeClock
 ) -> None:
