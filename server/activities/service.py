@@ -26,7 +26,7 @@ from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from server.accounts.models import Person, Role
-from server.accounts.permissions import Action, Place, Principal, allows, require
+from server.accounts.permissions import Action, Place, Principal, allows, require, sees_community
 from server.activities import rules
 from server.activities.models import (
     ACTIVE_SIGNUP_STATUSES,
@@ -236,8 +236,20 @@ async def _activity_place(activity_id: int) -> tuple[Activity, Place]:
     return activity, Place(street_id=community.street_id, community_id=community.id)
 
 
+async def _readable_activity(principal: Principal, activity_id: int) -> tuple[Activity, Place]:
+    """The activity, for anyone of its community, grid members included (404 for others)."""
+    activity, place = await _activity_place(activity_id)
+    if not sees_community(principal, place):
+        raise errors.NotFound("找不到该活动")
+    return activity, place
+
+
 async def _visible_activity(principal: Principal, activity_id: int) -> tuple[Activity, Place]:
-    """The activity, for anyone of its community (404 for everyone else)."""
+    """The activity, for the sign-up, check-in and management paths (404 outside its community).
+
+    Narrower than ``_readable_activity``: grid members read activities but act on none, and
+    these paths answer them as they always have.
+    """
     activity, place = await _activity_place(activity_id)
     if not allows(principal, Action.VIEW_COMMUNITY, place):
         raise errors.NotFound("找不到该活动")
@@ -255,7 +267,8 @@ async def list_activities(
 ) -> list[ActivityView]:
     """A community's activities: upcoming (published, not yet over) soonest first, or past."""
     _, place = await community_place(community_id=community_id)
-    require(principal, Action.VIEW_COMMUNITY, place)
+    if not sees_community(principal, place):  # grid members too: they promote activities
+        raise errors.PermissionDenied(details={"action": Action.VIEW_COMMUNITY.value})
     query = Activity.filter(community_id=community_id)
     if scope == "upcoming":
         query = query.filter(status=ActivityStatus.PUBLISHED, ends_at__gt=now).order_by(
@@ -288,7 +301,7 @@ async def activity_detail(
     *, principal: Principal, activity_id: int
 ) -> tuple[ActivityView, list[ActivityEvent]]:
     """One activity with my sign-up; its audit rows for the secretary."""
-    activity, place = await _visible_activity(principal, activity_id)
+    activity, place = await _readable_activity(principal, activity_id)
     events: list[ActivityEvent] = []
     if allows(principal, Action.MANAGE_ACTIVITIES, place):
         events = await ActivityEvent.filter(activity_id=activity.id).order_by("id")

@@ -90,7 +90,7 @@ def list_out(views: list[service.ActivityView]) -> schemas.ActivityListOut:
     query=schemas.ActivityListQuery,
     response=schemas.ActivityListOut,
     summary="社区的志愿活动：默认列未结束的（开始早的在前），附我的报名状态",
-    errors=(errors.NotFound,),
+    errors=(errors.NotFound, errors.PermissionDenied),
 )
 async def community_activities(
     request: web.Request,

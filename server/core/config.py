@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     notify_quiet_end: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     notify_robot_per_minute: int = Field(default=18, ge=1, le=20)  # 群机器人 WeCom allows 20
     notify_wecom_member_per_minute: int = Field(default=30, ge=1, le=30)  # 应用消息 per member
+    # 应用消息 per member and hour: WeCom drops app messages beyond 1000 an hour per member
+    # ("超过部分会被丢弃不下发"), so the bot defers them instead of sending
+    notify_wecom_member_per_hour: int = Field(default=1000, ge=1, le=1000)
     # logical template name -> the subscribe-message template id configured in the WeChat console
     notify_subscribe_templates: dict[str, str] = Field(
         default_factory=lambda: {

@@ -37,7 +37,7 @@ from server.core.clock import utcnow
 from server.core.config import Settings
 from server.notify import policy
 from server.notify.fields import fit_template_data
-from server.notify.limiter import RateLimiter
+from server.notify.limiter import RateLimiter, Window
 from server.notify.models import (
     CommunityRobot,
     Delivery,
@@ -66,7 +66,6 @@ log = logging.getLogger("dangqun.notify")
 SUBSCRIBE_PATH = "/cgi-bin/message/subscribe/send"
 LEASE_SAFETY_FRACTION = 0.25  # no new send starts once only a quarter of the lease is left
 LAST_ERROR_MAX = 255  # column width of last_error
-WECOM_MEMBER_PER_HOUR = 1000  # WeCom drops app messages beyond 1000 an hour per member
 WINDOW_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 
@@ -187,13 +186,14 @@ class Dispatcher:
             settings.notify_quiet_start, settings.notify_quiet_end, settings.timezone
         )
         self.robot_limiter = RateLimiter(
-            redis, prefix="notify:robot", limit=settings.notify_robot_per_minute
+            redis, Window("notify:robot", settings.notify_robot_per_minute)
         )
+        # WeCom's two limits per member in one reservation: a send the minute holds back must
+        # not take one of the hour's places, or the hour fills with sends that never happened
         self.member_limiter = RateLimiter(
-            redis, prefix="notify:wecom_member", limit=settings.notify_wecom_member_per_minute
-        )
-        self.member_hour_limiter = RateLimiter(
-            redis, prefix="notify:wecom_member_hour", limit=WECOM_MEMBER_PER_HOUR, window=3600
+            redis,
+            Window("notify:wecom_member", settings.notify_wecom_member_per_minute),
+            Window("notify:wecom_member_hour", settings.notify_wecom_member_per_hour, 3600),
         )
         self._token = ""
         self._deadline = 0.0
@@ -551,9 +551,7 @@ class Dispatcher:
             await self._record(work, delivery, DeliveryStatus.SKIPPED, reason, None, report)
             return
         at = self.clock().timestamp()
-        wait = await self.member_hour_limiter.reserve(userid, now=at)
-        if wait <= 0:
-            wait = await self.member_limiter.reserve(userid, now=at)
+        wait = await self.member_limiter.reserve(userid, now=at)
         if wait > 0:
             work.wait(wait)
             return

@@ -1,4 +1,5 @@
-"""A town with a secretary, volunteers with skills, a resident and an outsider; activity helpers."""
+"""A town with a secretary, a grid member, volunteers with skills, a resident, and people of
+another community; activity helpers."""
 
 from __future__ import annotations
 
@@ -52,8 +53,11 @@ async def world(client: TestClient, mock_wechat: TestServer) -> World:
     outsider = await add_person(other, "outsider", Role.VOLUNTEER, community=other.community)
     await VolunteerProfile.create(person=outsider, community=other.community, skills=["环境清洁"])
     await add_person(other, "other_secretary", Role.SECRETARY, community=other.community)
+    await add_person(other, "other_member", Role.GRID_MEMBER, grid=other.compounds[0])
+    await add_person(other, "other_resident", Role.RESIDENT, household=other.households[0])
     town.people["outsider"] = outsider
-    town.people["other_secretary"] = other.people["other_secretary"]
+    for key in ("other_secretary", "other_member", "other_resident"):
+        town.people[key] = other.people[key]
     for key, person in town.people.items():
         world.ids[key] = person.id
         world.tokens[key] = await login(client, mock_wechat, f"test-{key}")

@@ -41,6 +41,59 @@ async def test_only_the_communitys_secretary_publishes(client: TestClient, world
     assert long_day["hours"] == "8.00"
 
 
+async def test_grid_members_read_their_communitys_activities_and_outsiders_do_not(
+    client: TestClient, world: World
+) -> None:
+    activity = await publish(client, world, title="政策宣讲")
+    url = f"/api/v1/communities/{world.community_id}/activities"
+
+    # 网格员 organise and promote the community's activities: they read the list and the detail
+    response = await client.get(url, headers=world.h("member"))
+    assert response.status == 200, await response.text()
+    items = (await response.json())["items"]
+    assert [(i["id"], i["title"], i["my_signup"]) for i in items] == [
+        (activity["id"], "政策宣讲", None)
+    ]
+    response = await client.get(f"/api/v1/activities/{activity['id']}", headers=world.h("member"))
+    assert response.status == 200
+    body = await response.json()
+    assert body["activity"]["places_left"] == 3
+    assert body["events"] == []  # the audit rows stay the secretary's
+
+    # people of another community, grid member or resident, get what they got before
+    for who in ("other_member", "other_resident"):
+        response = await client.get(url, headers=world.h(who))
+        assert response.status == 403, who
+        assert (await response.json())["error"]["code"] == "permission_denied"
+        response = await client.get(f"/api/v1/activities/{activity['id']}", headers=world.h(who))
+        assert response.status == 404, who
+
+
+async def test_grid_members_still_manage_no_activity(client: TestClient, world: World) -> None:
+    activity = await publish(client, world)
+    base = f"/api/v1/activities/{activity['id']}"
+    attempts = (
+        ("PATCH", "", {"title": "网格员改的标题"}),
+        ("POST", "/cancel", {"reason": "网格员取消"}),
+        ("GET", "/roster", None),
+        ("GET", "/checkin-code", None),
+        ("POST", "/checkin-code/rotate", None),
+        ("POST", "/attendance", {"volunteer_id": world.ids["v1"], "attended": True}),
+        ("POST", "/close", None),
+        ("POST", "/signup", None),
+    )
+    for method, path, body in attempts:
+        response = await client.request(method, base + path, json=body, headers=world.h("member"))
+        assert response.status == 404, (method, path)  # as before they could read activities
+
+    response = await client.get(base, headers=world.h("secretary"))
+    detail = await response.json()
+    assert detail["activity"]["title"] == "社区环境清洁日"
+    assert detail["activity"]["status"] == "published"
+    assert [e["action"] for e in detail["events"]] == ["publish"]
+    assert await ActivitySignup.filter(activity_id=activity["id"]).count() == 0
+
+
 async def test_bad_activities_are_refused_with_the_field_named(
     client: TestClient, world: World
 ) -> None:

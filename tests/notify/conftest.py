@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from miniapp_mock import create_mock_app
+from miniapp_mock import MOCK_STATE, create_mock_app
 from server.core.appkeys import HTTP_SESSION, REDIS
 from server.core.config import Settings
 from server.notify.dispatcher import Dispatcher, DispatchReport, build_dispatcher
@@ -87,6 +87,12 @@ class Platform:
     async def accepted(self, kind: str) -> list[dict[str, Any]]:
         """Calls of this kind the platform accepted (errcode 0)."""
         return [r for r in await self.records(kind) if r["errcode"] == 0]
+
+    def limit_wecom_members(self, *, per_minute: int, per_hour: int) -> None:
+        """Lower the platform's own per-member limits (45033 beyond them) for a test."""
+        config = self.server.app[MOCK_STATE].config
+        config.wecom_member_limit_per_minute = per_minute
+        config.wecom_member_limit_per_hour = per_hour
 
     def robot_url(self, key: str) -> str:
         return self.url(f"/wecom/cgi-bin/webhook/send?key={key}")

@@ -11,7 +11,9 @@ from aiohttp.test_utils import TestClient
 from tortoise.transactions import in_transaction
 
 from server.accounts.models import Person, Role
+from server.core.appkeys import HTTP_SESSION, REDIS
 from server.core.config import Settings
+from server.notify.dispatcher import Dispatcher, build_dispatcher
 from server.notify.models import (
     Delivery,
     DeliveryStatus,
@@ -504,6 +506,182 @@ async def test_wecom_app_messages_stay_within_30_per_member_per_minute(
     clock.advance(61)
     await bot.run()
     assert len(await platform.accepted("wecom_app")) == 35
+
+
+HOUR = dt.timedelta(hours=1)
+
+
+def member_dispatcher(
+    client: TestClient,
+    settings: Settings,
+    clock: FakeClock,
+    *,
+    per_minute: int = 30,
+    per_hour: int,
+    worker_id: str = "test-bot",
+    **overrides: object,
+) -> Dispatcher:
+    """A bot process with WeCom's per-member limits lowered so a test can reach them."""
+    lowered = settings.model_copy(
+        update={
+            "notify_wecom_member_per_minute": per_minute,
+            "notify_wecom_member_per_hour": per_hour,
+            **overrides,
+        }
+    )
+    return build_dispatcher(
+        settings=lowered,
+        redis=client.app[REDIS],
+        http=client.app[HTTP_SESSION],
+        worker_id=worker_id,
+        clock=clock,
+    )
+
+
+async def digests_for(person: Person, count: int, *, prefix: str = "周报") -> list[str]:
+    """``count`` WeCom app messages to one member, each with a markdown of its own."""
+    names = [f"{prefix}{index:02d}" for index in range(count)]
+    for name in names:
+        await enqueue(
+            kind="weekly_digest",
+            payload={"title": name, "text": "x", "markdown": f"**{name}**"},
+            recipient_id=person.id,
+        )
+    return names
+
+
+async def wecom_contents(platform: Platform, userid: str) -> list[str]:
+    """Markdown of each app message the platform accepted for this member, sorted (the sends
+    of one round run concurrently, so which of them win the last places is not fixed)."""
+    return sorted(
+        r["request"]["body"]["markdown"]["content"].strip("*")
+        for r in await platform.accepted("wecom_app")
+        if r["request"]["body"]["touser"] == userid
+    )
+
+
+async def test_wecom_app_messages_over_the_hourly_limit_wait_for_the_window_then_go_once(
+    client: TestClient, settings: Settings, platform: Platform, clock: FakeClock
+) -> None:
+    platform.limit_wecom_members(per_minute=30, per_hour=5)
+    dispatcher = member_dispatcher(client, settings, clock, per_hour=5)
+    _, _, _, secretary = await staff_town()
+    await set_wecom_user(person_id=secretary.id, userid="lisi")
+    names = await digests_for(secretary, 8)
+    start = clock.now
+
+    report = await dispatcher.drain()
+
+    assert (report.pushes, report.deferred, report.dead) == (5, 3, 0)
+    first = await wecom_contents(platform, "lisi")
+    assert len(set(first)) == len(first) == 5 and set(first) < set(names)
+    waiting = await OutboxMessage.filter(status=OutboxStatus.PENDING).order_by("id")
+    assert len(waiting) == 3 and all(m.attempts == 0 and m.last_error == "" for m in waiting)
+    # back when the hour since the first send is over, not before and not much later
+    for message in waiting:
+        assert message.next_attempt_at is not None
+        assert start + HOUR <= message.next_attempt_at <= start + HOUR + dt.timedelta(seconds=1)
+    pending = Delivery.filter(status=DeliveryStatus.PENDING, channel="wecom_app")
+    assert await pending.count() == 3
+
+    clock.advance(HOUR.total_seconds() - 1)  # still inside the hour: nothing is due
+    assert (await dispatcher.drain()).claimed == 0
+    clock.now = max(m.next_attempt_at for m in waiting if m.next_attempt_at is not None)
+    report = await dispatcher.drain()
+
+    assert (report.pushes, report.sent) == (3, 3)
+    assert await wecom_contents(platform, "lisi") == names  # each exactly once
+    assert all(r["errcode"] == 0 for r in await platform.records("wecom_app"))  # never 45033
+    assert await OutboxMessage.filter(status=OutboxStatus.SENT).count() == 8
+
+
+async def test_a_send_held_back_by_the_minute_limit_keeps_its_hourly_slot_free(
+    client: TestClient, settings: Settings, platform: Platform, clock: FakeClock
+) -> None:
+    platform.limit_wecom_members(per_minute=3, per_hour=5)
+    dispatcher = member_dispatcher(client, settings, clock, per_minute=3, per_hour=5)
+    _, _, _, secretary = await staff_town()
+    await set_wecom_user(person_id=secretary.id, userid="lisi")
+    names = await digests_for(secretary, 8)
+    start = clock.now
+
+    assert (await dispatcher.drain()).pushes == 3  # the minute is full: 5 wait a minute
+    clock.advance(61)
+    report = await dispatcher.drain()
+
+    # the minute's refusals took nothing from the hour: its last 2 places are used now
+    assert (report.pushes, report.deferred) == (2, 3)
+    first = await wecom_contents(platform, "lisi")
+    assert len(set(first)) == len(first) == 5 and set(first) < set(names)
+    waiting = await OutboxMessage.filter(status=OutboxStatus.PENDING)
+    assert len(waiting) == 3
+    assert all(m.next_attempt_at is not None and m.next_attempt_at >= start + HOUR for m in waiting)
+
+    clock.now = start + HOUR + dt.timedelta(seconds=1)
+    assert (await dispatcher.drain()).pushes == 3
+    assert await wecom_contents(platform, "lisi") == names
+    assert all(r["errcode"] == 0 for r in await platform.records("wecom_app"))
+
+
+async def test_a_wecom_send_waiting_for_the_hour_repeats_none_of_the_messages_other_channels(
+    client: TestClient, settings: Settings, platform: Platform, clock: FakeClock
+) -> None:
+    platform.limit_wecom_members(per_minute=30, per_hour=1)
+    dispatcher = member_dispatcher(client, settings, clock, per_hour=1)
+    town, _, _, secretary = await staff_town()
+    await set_wecom_user(person_id=secretary.id, userid="lisi")
+    await set_community_robot(community_id=town.community.id, webhook_url=platform.robot_url("k1"))
+    for week in ("第47周", "第48周"):  # to the community: its secretary on WeCom, and its robot
+        payload = {"title": week, "text": "x", "markdown": f"**{week}**"}
+        await enqueue(kind="weekly_digest", payload=payload, community_id=town.community.id)
+
+    report = await dispatcher.drain()
+    assert (report.sent, report.deferred) == (1, 1)
+    assert len(await wecom_contents(platform, "lisi")) == 1
+    assert len(await platform.accepted("wecom_robot")) == 1  # both weeks in one robot message
+
+    clock.advance(HOUR.total_seconds() + 1)
+    assert (await dispatcher.drain()).sent == 1
+
+    assert await wecom_contents(platform, "lisi") == ["第47周", "第48周"]
+    assert len(await platform.accepted("wecom_robot")) == 1
+    assert await InboxItem.filter(person_id=secretary.id).count() == 2
+    assert await Delivery.filter(status=DeliveryStatus.SENT).count() == 4
+
+
+async def test_bot_processes_share_each_members_hourly_limit(
+    client: TestClient, settings: Settings, platform: Platform, clock: FakeClock
+) -> None:
+    platform.limit_wecom_members(per_minute=30, per_hour=5)
+    dispatchers = [
+        member_dispatcher(
+            client, settings, clock, per_hour=5, worker_id=f"bot-{n}", notify_batch_size=3
+        )
+        for n in (1, 2, 3)
+    ]
+    _, grid_member, _, secretary = await staff_town()
+    await set_wecom_user(person_id=secretary.id, userid="lisi")
+    await set_wecom_user(person_id=grid_member.id, userid="zhangsan")
+    names = {
+        "lisi": await digests_for(secretary, 9, prefix="书记"),
+        "zhangsan": await digests_for(grid_member, 7, prefix="网格"),
+    }
+
+    async def all_bots() -> int:
+        reports = await asyncio.gather(*(d.drain() for d in dispatchers))
+        return sum(r.pushes for r in reports)
+
+    assert await all_bots() == 10  # 5 each, whichever process sent them
+    for userid in names:
+        assert len(await wecom_contents(platform, userid)) == 5
+    assert await OutboxMessage.filter(status=OutboxStatus.PENDING).count() == 6
+
+    clock.advance(HOUR.total_seconds() + 1)
+    assert await all_bots() == 6
+    for userid, expected in names.items():
+        assert await wecom_contents(platform, userid) == expected  # once each
+    assert all(r["errcode"] == 0 for r in await platform.records("wecom_app"))
+    assert await OutboxMessage.filter(status=OutboxStatus.SENT).count() == 16
 
 
 # --- WeCom group robot ---
