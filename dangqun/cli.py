@@ -62,10 +62,8 @@ async def _migrate(settings: Settings) -> None:
 
 
 async def _seed(settings: Settings) -> None:
-    from tortoise import Tortoise
-
     from dangqun.progress import ProgressBar
-    from server.core.db import init_orm
+    from server.core.db import close_orm, init_orm
     from server.org.seed import seed_demo
 
     await init_orm(settings)
@@ -85,7 +83,7 @@ async def _seed(settings: Settings) -> None:
                     file=sys.stderr,
                 )
     finally:
-        await Tortoise.close_connections()
+        await close_orm()
     state = "已生成" if summary.created else "已存在，未重复生成"
     print(
         f"演示数据{state}：{summary.communities} 个社区，{summary.grids} 个网格，"
@@ -254,15 +252,13 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 async def _with_orm(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
-    from tortoise import Tortoise
-
-    from server.core.db import init_orm
+    from server.core.db import close_orm, init_orm
 
     await init_orm(settings)
     try:
         await work()
     finally:
-        await Tortoise.close_connections()
+        await close_orm()
 
 
 def cmd_open311_key_create(args: argparse.Namespace) -> None:

@@ -94,7 +94,7 @@ _PRINCIPAL = (
 
 async def load_principal(*, person_id: int) -> Principal:
     """The person with all their grants and their openid (one query: it runs on every request)."""
-    rows = await rawsql.fetch(_PRINCIPAL, person_id)
+    rows = await rawsql.read(_PRINCIPAL, person_id)
     grants = tuple(
         Grant(
             role=Role(row["role"]),

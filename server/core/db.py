@@ -87,7 +87,15 @@ async def orm_context(settings: Settings) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await Tortoise.close_connections()
+        await close_orm()
+
+
+async def close_orm() -> None:
+    """Close this process's database connections (the ORM's and rawsql's readers)."""
+    from server.core.rawsql import close_readers
+
+    await close_readers()
+    await Tortoise.close_connections()
 
 
 async def apply_migrations(settings: Settings, *, progress: Any = None) -> None:
@@ -97,7 +105,7 @@ async def apply_migrations(settings: Settings, *, progress: Any = None) -> None:
     try:
         await migrate(config=tortoise_config(settings), progress=progress)
     finally:
-        await Tortoise.close_connections()
+        await close_orm()
 
 
 def _tortoise_cli_config() -> dict[str, Any]:

@@ -11,16 +11,25 @@ value conversions. Everything else keeps using the ORM.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
+import sqlite3
+from collections.abc import Generator, Sequence
 from typing import Any, TypeVar
 
+import aiosqlite
 from tortoise import connections
-from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
+from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.models import Model
+from tortoise.transactions import in_transaction
 
 PLACEHOLDER = re.compile(r"\$(\d+)")
 M = TypeVar("M", bound=Model)
+T = TypeVar("T")
+Statement = tuple[str, Sequence[Any]]
+Script = Generator[Statement, list[dict], T]
 
 
 @functools.lru_cache(maxsize=256)
@@ -45,9 +54,66 @@ async def fetch(sql: str, *args: Any, using_db: BaseDBAsyncClient | None = None)
     return await db.execute_query_dict(sql, list(args))
 
 
-async def fetch_one(
-    sql: str, *args: Any, using_db: BaseDBAsyncClient | None = None
-) -> dict | None:
+async def read(sql: str, *args: Any) -> list[dict]:
+    """The rows of a read outside any transaction: committed data. On SQLite it goes to a
+    second, read-only connection of this process (WAL lets it read while the one writer writes),
+    so reads are not queued behind the writer's lock; inside a transaction it reads there."""
+    db = client()
+    if is_sqlite(db) and not isinstance(db, TransactionalDBClient):
+        reader = await _reader(db)
+        if reader is not None:
+            try:
+                rows = await reader.execute_fetchall(_sqlite_sql(sql), args)
+            except sqlite3.OperationalError as exc:
+                raise OperationalError(exc) from exc
+            return [dict(row) for row in rows]
+    return await fetch(sql, *args)
+
+
+async def read_one(sql: str, *args: Any) -> dict | None:
+    """The first row of ``read``, or None."""
+    rows = await read(sql, *args)
+    return rows[0] if rows else None
+
+
+# The reader of each SQLite client (ORM connection), opened on first use; ``close_readers``
+# closes them with the ORM (server.core.db.orm_context).
+_READERS: dict[int, tuple[BaseDBAsyncClient, aiosqlite.Connection]] = {}
+_READER_LOCK = asyncio.Lock()
+READER_BUSY_TIMEOUT_MS = 5000
+
+
+async def _reader(db: BaseDBAsyncClient) -> aiosqlite.Connection | None:
+    entry = _READERS.get(id(db))
+    if entry is not None and entry[0] is db:
+        return entry[1]
+    filename = getattr(db, "filename", ":memory:")
+    if filename == ":memory:" or "mode=memory" in filename:
+        return None  # a second connection would open a different, empty database
+    async with _READER_LOCK:
+        entry = _READERS.get(id(db))
+        if entry is not None and entry[0] is db:
+            return entry[1]
+        pending = aiosqlite.connect(filename, isolation_level=None)
+        # a reader left open (the ORM closed some other way) must not keep the process alive
+        pending._thread.daemon = True
+        reader = await pending
+        reader.row_factory = sqlite3.Row
+        await reader.execute("PRAGMA query_only = 1")
+        await reader.execute(f"PRAGMA busy_timeout = {READER_BUSY_TIMEOUT_MS}")
+        _READERS[id(db)] = (db, reader)
+        return reader
+
+
+async def close_readers() -> None:
+    """Close every reader opened by ``read`` (when the ORM's connections close)."""
+    _WRITERS.clear()
+    while _READERS:
+        _, (_, reader) = _READERS.popitem()
+        await reader.close()
+
+
+async def fetch_one(sql: str, *args: Any, using_db: BaseDBAsyncClient | None = None) -> dict | None:
     """The first row of one statement, or None."""
     rows = await fetch(sql, *args, using_db=using_db)
     return rows[0] if rows else None
@@ -94,18 +160,149 @@ def _insert_sql(model: type[Model], ignore_conflicts: bool) -> tuple[tuple[str, 
     return names, sql
 
 
+def insert_statement(obj: Model, *, ignore_conflicts: bool = False) -> Statement:
+    """The INSERT … RETURNING pk of a new instance (built by its constructor, so defaults are
+    set), with the ORM's value conversions (auto-now fields get their moment here, as in
+    ``save()``)."""
+    names, sql = _insert_sql(type(obj), ignore_conflicts)
+    fields_map = obj._meta.fields_map
+    return sql, [fields_map[name].to_db_value(getattr(obj, name), obj) for name in names]
+
+
+def inserted(obj: Model, rows: list[dict]) -> bool:
+    """Record the primary key an insert returned on its instance; False when a conflict skipped
+    it (``ignore_conflicts``)."""
+    if not rows:
+        return False
+    obj.pk = next(iter(rows[0].values()))
+    obj._saved_in_db = True
+    return True
+
+
 async def insert(
     obj: Model, *, using_db: BaseDBAsyncClient | None = None, ignore_conflicts: bool = False
 ) -> bool:
-    """Write a new instance (built by its constructor, so defaults are set) with the ORM's value
-    conversions (auto-now fields get their moment here, as in ``save()``) and its generated
-    primary key set; False when ``ignore_conflicts`` skipped it."""
-    names, sql = _insert_sql(type(obj), ignore_conflicts)
-    fields_map = obj._meta.fields_map
-    values = [fields_map[name].to_db_value(getattr(obj, name), obj) for name in names]
-    row = await fetch_one(sql, *values, using_db=using_db)
-    if row is None:
-        return False
-    obj.pk = next(iter(row.values()))
-    obj._saved_in_db = True
-    return True
+    """Write a new instance and set its primary key; False when ``ignore_conflicts`` skipped it."""
+    sql, values = insert_statement(obj, ignore_conflicts=ignore_conflicts)
+    return inserted(obj, await fetch(sql, *values, using_db=using_db))
+
+
+# --- scripts: several statements in one transaction -----------------------------------------
+#
+# A script is a generator: it yields (sql, values) and is sent each statement's rows back, so a
+# later statement can use what an earlier one returned (the new need's id). It must do nothing
+# but build statements: on SQLite it runs whole in the database thread.
+
+
+async def run_script(script: Script[T], *, using_db: BaseDBAsyncClient | None = None) -> T:
+    """Run a script in one transaction: the caller's (``using_db``, or the ORM transaction this
+    task is in), else its own. On SQLite, scripts in their own transactions go to the writer
+    (``_SqliteWriter``)."""
+    db = client(using_db)
+    if isinstance(db, TransactionalDBClient):
+        return await _run_awaiting(script, db)
+    if is_sqlite(db):
+        return await _writer(db).run(script)
+    async with in_transaction() as transaction:
+        return await _run_awaiting(script, transaction)
+
+
+class _SqliteWriter:
+    """Group commit for SQLite's one connection. The ORM lets one task at a time use it and
+    holds it until that task is run again; under load that is a turn of a busy event loop per
+    use, the one connection idle meanwhile. Scripts queue here instead, and every script waiting
+    goes to the database thread in one trip: each in a transaction of its own (one failing
+    rolls back alone), the connection held once for all of them."""
+
+    def __init__(self, db: BaseDBAsyncClient) -> None:
+        self.db = db
+        self.waiting: list[tuple[Script[Any], asyncio.Future[Any]]] = []
+        self.draining = False
+        self.task: asyncio.Task[None] | None = None  # referenced, so it is not collected mid-way
+
+    async def run(self, script: Script[T]) -> T:
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self.waiting.append((script, done))
+        if not self.draining:
+            self.draining = True
+            self.task = asyncio.get_running_loop().create_task(self._drain())
+        return await done
+
+    async def _drain(self) -> None:
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting, []
+                try:
+                    async with self.db.acquire_connection() as connection:
+                        outcomes = await connection._execute(
+                            _run_batch_in_sqlite_thread, connection._conn, [s for s, _ in batch]
+                        )
+                except BaseException as exc:  # the connection failed: every script fails
+                    outcomes = [(False, exc)] * len(batch)
+                for (_, done), (ok, value) in zip(batch, outcomes, strict=True):
+                    if done.done():
+                        continue  # its request was cancelled meanwhile
+                    if ok:
+                        done.set_result(value)
+                    else:
+                        done.set_exception(_translated(value))
+        finally:
+            self.draining = False
+
+
+_WRITERS: dict[int, _SqliteWriter] = {}
+
+
+def _writer(db: BaseDBAsyncClient) -> _SqliteWriter:
+    writer = _WRITERS.get(id(db))
+    if writer is None or writer.db is not db:
+        writer = _WRITERS[id(db)] = _SqliteWriter(db)
+    return writer
+
+
+def _translated(exc: BaseException) -> BaseException:
+    if isinstance(exc, sqlite3.IntegrityError):
+        return IntegrityError(exc)
+    if isinstance(exc, sqlite3.OperationalError):
+        return OperationalError(exc)
+    return exc
+
+
+def _run_batch_in_sqlite_thread(
+    connection: sqlite3.Connection, scripts: list[Script[Any]]
+) -> list[tuple[bool, Any]]:
+    outcomes: list[tuple[bool, Any]] = []
+    for script in scripts:
+        try:
+            outcomes.append((True, _run_in_sqlite_thread(connection, script)))
+        except Exception as exc:
+            outcomes.append((False, exc))
+    return outcomes
+
+
+async def _run_awaiting(script: Script[T], db: BaseDBAsyncClient) -> T:
+    rows: list[dict] | None = None
+    while True:
+        try:
+            sql, values = script.send(rows)  # type: ignore[arg-type]  # None starts it
+        except StopIteration as done:
+            return done.value
+        rows = await fetch(sql, *values, using_db=db)
+
+
+def _run_in_sqlite_thread(connection: sqlite3.Connection, script: Script[T]) -> T:
+    connection.execute("BEGIN")
+    try:
+        rows: list[dict] | None = None
+        while True:
+            try:
+                sql, values = script.send(rows)  # type: ignore[arg-type]
+            except StopIteration as done:
+                connection.execute("COMMIT")
+                return done.value
+            cursor = connection.execute(_sqlite_sql(sql), values)
+            rows = [dict(row) for row in cursor.fetchall()]
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise

@@ -133,6 +133,8 @@ async def check_own_photos(
                 f"第 {index + 1} 张照片重复", details=_field(index, "与前面的照片重复")
             )
         seen.add(key)
+    if not keys:
+        return  # most needs come without photos: no trip to a thread for nothing
     stored = await asyncio.to_thread(lambda: [store.open_path(key).is_file() for key in keys])
     for index, present in enumerate(stored):
         if not present:

@@ -30,7 +30,7 @@ from server.needs.photos import check_own_photos
 from server.needs.schemas import NeedSubmitIn
 from server.needs.visibility import Access, NeedView, access_to, own_needs, staff_scope, view_of
 from server.notify.models import Urgency
-from server.notify.service import enqueue
+from server.notify.service import enqueue, outbox_message
 from server.org.models import Community, Grid, Household
 from server.org.service import household_with_grid
 from server.wechat.client import WeChatClient, WeChatError, WeChatUnavailable
@@ -206,13 +206,19 @@ async def _rate_limit(*, redis: Redis, person_id: int, now: dt.datetime, per_hou
 
 @dataclass(frozen=True)
 class Duplicate:
-    need: Need
+    """An open need near a new one: what the submitter is shown to offer "follow that one"."""
+
+    id: int
+    title: str
+    status: NeedStatus
+    created_at: dt.datetime
     distance_m: float
 
 
 # Every submission runs it: hand-written (rawsql), over the index of 0013_need_duplicates.
 _DUPLICATE_CANDIDATES = (
-    'SELECT * FROM "need" WHERE "community_id" = $1 AND "category" = $2'
+    'SELECT "id", "title", "status", "created_at", "lat", "lng" FROM "need"'
+    ' WHERE "community_id" = $1 AND "category" = $2'
     ' AND "lat" BETWEEN $3 AND $4 AND "lng" BETWEEN $5 AND $6 AND "created_at" >= $7'
     ' AND "status" IN ({})'.format(", ".join(f"'{status.value}'" for status in OPEN_STATUSES))
 )
@@ -220,11 +226,18 @@ _DUPLICATE_CANDIDATES = (
 
 async def possible_duplicates(*, need: Need) -> list[Duplicate]:
     """Open needs of the same category within 50 m in the last 7 days, nearest first."""
-    if need.lat is None or need.lng is None:
+    statement = _duplicates_statement(need)
+    if statement is None:
         return []
+    sql, values = statement
+    return _duplicates_of(need, await rawsql.read(sql, *values))
+
+
+def _duplicates_statement(need: Need) -> rawsql.Statement | None:
+    if need.lat is None or need.lng is None:
+        return None
     min_lat, max_lat, min_lng, max_lng = bounding_box(need.lat, need.lng, DUPLICATE_RADIUS_M)
-    rows = await rawsql.fetch(
-        _DUPLICATE_CANDIDATES,
+    return _DUPLICATE_CANDIDATES, (
         need.community_id,
         str(need.category),
         min_lat,
@@ -233,14 +246,26 @@ async def possible_duplicates(*, need: Need) -> list[Duplicate]:
         max_lng,
         need.created_at - DUPLICATE_WINDOW,
     )
+
+
+def _duplicates_of(need: Need, rows: list[dict]) -> list[Duplicate]:
+    assert need.lat is not None and need.lng is not None
+    created_at = Need._meta.fields_map["created_at"]  # text on SQLite: read as the ORM does
     found = []
-    for other in (rawsql.instance(Need, row) for row in rows):
-        if other.id == need.id:
-            continue  # itself: skipped here rather than by one more condition for the ORM to build
-        assert other.lat is not None and other.lng is not None
-        distance = distance_m(need.lat, need.lng, other.lat, other.lng)
+    for row in rows:
+        if row["id"] == need.id:
+            continue  # itself: skipped here rather than by one more condition in the query
+        distance = distance_m(need.lat, need.lng, row["lat"], row["lng"])
         if distance <= DUPLICATE_RADIUS_M:
-            found.append(Duplicate(other, distance))
+            found.append(
+                Duplicate(
+                    id=row["id"],
+                    title=row["title"],
+                    status=NeedStatus(row["status"]),
+                    created_at=created_at.to_python_value(row["created_at"]),
+                    distance_m=distance,
+                )
+            )
     return sorted(found, key=lambda d: d.distance_m)
 
 
@@ -262,7 +287,7 @@ _SUBMISSION_KEY = (
 
 async def _replay(person_id: int, key: str, body_hash: str) -> Submission | None:
     # a new key is the usual case: look it up alone (a join with the need costs 3× as much)
-    record = await rawsql.fetch_one(_SUBMISSION_KEY, person_id, key)
+    record = await rawsql.read_one(_SUBMISSION_KEY, person_id, key)
     if record is None:
         return None
     if record["body_hash"] != body_hash:
@@ -325,6 +350,15 @@ async def _resident_for(
     return person
 
 
+@dataclass(frozen=True)
+class KeyUse:
+    """An Idempotency-Key to record with the need it created."""
+
+    person_id: int
+    key: str
+    body_hash: str
+
+
 async def create_need(
     *,
     grid: Grid,
@@ -334,10 +368,12 @@ async def create_need(
     actor_id: int | None,
     action: str,
     fields: dict[str, Any],
-    connection: BaseDBAsyncClient,
-) -> Need:
-    """Write a new need with its first audit row and the staff notification, in ``connection``'s
-    transaction. Every way in (the mini-app, 代办, Open311) ends here."""
+    connection: BaseDBAsyncClient | None,
+    key_use: KeyUse | None = None,
+) -> tuple[Need, list[Duplicate]]:
+    """Write a new need with its first audit row, the staff notification and its Idempotency-Key
+    (if any), in ``connection``'s transaction or else in one of its own; with its possible
+    duplicates. Every way in (the mini-app, 代办, Open311) ends here."""
     now = utcnow()
     need = Need(
         community_id=grid.community_id,
@@ -351,26 +387,44 @@ async def create_need(
         **fields,
     )
     need.sla_due_at = sla_due(need, NeedStatus.SUBMITTED, now)
-    # hand-written inserts (rawsql): every submission, from any way in, comes through here
-    await rawsql.insert(need, using_db=connection)
-    await rawsql.insert(
+    # hand-written statements (rawsql): on SQLite, one trip to the database thread
+    duplicates = await rawsql.run_script(
+        _new_need_statements(need, actor_id=actor_id, action=action, key_use=key_use),
+        using_db=connection,
+    )
+    return need, duplicates
+
+
+def _new_need_statements(
+    need: Need, *, actor_id: int | None, action: str, key_use: KeyUse | None
+) -> rawsql.Script[list[Duplicate]]:
+    rawsql.inserted(need, (yield rawsql.insert_statement(need)))
+    yield rawsql.insert_statement(
         NeedEvent(
-            need_id=need.id,
-            actor_id=actor_id,
-            action=action,
-            to_status=NeedStatus.SUBMITTED.value,
+            need_id=need.id, actor_id=actor_id, action=action, to_status=NeedStatus.SUBMITTED.value
+        )
+    )
+    yield rawsql.insert_statement(
+        outbox_message(
+            kind="need_submitted",
+            payload={"need_id": need.id, "title": need.title, "grid_id": need.grid_id},
+            community_id=need.community_id,
+            urgency=URGENCY_TO_NOTIFY[need.urgency.value],
+            dedupe_key=f"need:{need.id}:submitted",
         ),
-        using_db=connection,
+        ignore_conflicts=True,  # as enqueue: a repeated dedupe key is kept once
     )
-    await enqueue(
-        kind="need_submitted",
-        payload={"need_id": need.id, "title": need.title, "grid_id": grid.id},
-        community_id=need.community_id,
-        urgency=URGENCY_TO_NOTIFY[need.urgency.value],
-        dedupe_key=f"need:{need.id}:submitted",
-        using_db=connection,
-    )
-    return need
+    if key_use is not None:
+        yield rawsql.insert_statement(
+            SubmissionKey(
+                person_id=key_use.person_id,
+                key=key_use.key,
+                body_hash=key_use.body_hash,
+                need_id=need.id,
+            )
+        )
+    duplicates = _duplicates_statement(need)
+    return [] if duplicates is None else _duplicates_of(need, (yield duplicates))
 
 
 async def submit_need(
@@ -421,27 +475,19 @@ async def submit_need(
         address=body.address or household.address,
     )
     try:
-        async with in_transaction() as connection:
-            need = await create_need(
-                grid=grid,
-                household=household,
-                reporter_id=reporter_id,
-                entered_by_id=entered_by_id,
-                actor_id=principal.person_id,
-                action="submit" if entered_by_id is None else "submit_on_behalf",
-                fields=fields,
-                connection=connection,
-            )
-            if idempotency_key:
-                await rawsql.insert(
-                    SubmissionKey(
-                        person_id=principal.person_id,
-                        key=idempotency_key,
-                        body_hash=body_hash,
-                        need_id=need.id,
-                    ),
-                    using_db=connection,
-                )
+        need, duplicates = await create_need(
+            grid=grid,
+            household=household,
+            reporter_id=reporter_id,
+            entered_by_id=entered_by_id,
+            actor_id=principal.person_id,
+            action="submit" if entered_by_id is None else "submit_on_behalf",
+            fields=fields,
+            connection=None,
+            key_use=KeyUse(principal.person_id, idempotency_key, body_hash)
+            if idempotency_key
+            else None,
+        )
     except IntegrityError:
         # the same key raced in from a concurrent retry: answer with what that one created
         if idempotency_key:
@@ -449,7 +495,7 @@ async def submit_need(
             if replay is not None:
                 return replay
         raise
-    return Submission(need, await possible_duplicates(need=need), replayed=False)
+    return Submission(need, duplicates, replayed=False)
 
 
 async def need_access(*, principal: Principal, need_id: int) -> tuple[Need, Place, Access]:

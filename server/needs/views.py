@@ -121,11 +121,11 @@ async def submit_need(
         need=need_out(submission.need, links_of(request)),
         possible_duplicates=[
             schemas.DuplicateOut(
-                id=d.need.id,
-                title=d.need.title,
-                status=d.need.status,
+                id=d.id,
+                title=d.title,
+                status=d.status,
                 distance_m=round(d.distance_m),
-                created_at=d.need.created_at,
+                created_at=d.created_at,
             )
             for d in submission.duplicates
         ],

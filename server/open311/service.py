@@ -18,7 +18,7 @@ from server.core.clock import utcnow
 from server.core.geo import bounding_box, distance_m
 from server.needs.masking import address_to_building
 from server.needs.models import Need, NeedUrgency
-from server.needs.service import Duplicate, create_need, possible_duplicates
+from server.needs.service import Duplicate, create_need
 from server.open311.errors import BadRequest, Forbidden, NotFound
 from server.open311.models import Open311Key, Open311Submission
 from server.open311.schemas import RESULTS_MAX, RequestQuery, SubmissionIn
@@ -245,7 +245,7 @@ async def submit_request(*, key: Open311Key, submission: SubmissionIn) -> Submit
         reporter = await Person.create(
             name=submission.reporter_name, phone=submission.phone, using_db=connection
         )
-        need = await create_need(
+        need, duplicates = await create_need(
             grid=placement.grid,
             household=placement.household,
             reporter_id=reporter.id,
@@ -265,4 +265,4 @@ async def submit_request(*, key: Open311Key, submission: SubmissionIn) -> Submit
             using_db=connection,
         )
     community = await Community.get(id=need.community_id)
-    return Submitted(need, community.name, await possible_duplicates(need=need))
+    return Submitted(need, community.name, duplicates)

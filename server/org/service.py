@@ -55,7 +55,7 @@ def _household_with_grid_sql() -> str:
 async def household_with_grid(*, household_id: int) -> Household | None:
     """The household with its grid loaded (``household.grid``), in one query: every submitted
     need reads it."""
-    row = await rawsql.fetch_one(_household_with_grid_sql(), household_id)
+    row = await rawsql.read_one(_household_with_grid_sql(), household_id)
     if row is None:
         return None
     own, grid_row = rawsql.split(row, "grid__")

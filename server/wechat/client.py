@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +24,10 @@ ERR_INVALID_CODE = 40029  # jscode2session: unknown, used or expired wx.login co
 ERR_CODE_RATE_LIMITED = 45011  # jscode2session called too often for one user
 TOKEN_EXPIRY_MARGIN_SECONDS = 300  # refresh 5 min early: the platform overlaps old and new 5 min
 TOKEN_LOCK_SECONDS = 15  # longest a token fetch may hold the lock
+# A process reuses the token it last read for up to a minute without asking Redis (every content
+# check and send needs one): a token another process replaces stays valid for 5 more minutes, and
+# a refused one is replaced at once (``call``'s retry passes it as stale).
+TOKEN_MEMO_SECONDS = 60.0
 FETCH_COUNTER_TTL_SECONDS = 2 * 24 * 3600
 PLATFORM_TZ = ZoneInfo("Asia/Shanghai")  # WeChat and WeCom reset daily quotas at Beijing midnight
 
@@ -87,6 +92,7 @@ class WeChatClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._token_key = f"wechat:access_token:{app_id}"
         self._lock_key = f"wechat:access_token_lock:{app_id}"
+        self._memo: tuple[str, float] | None = None  # (token, until when on the monotonic clock)
 
     async def _request(
         self, method: str, path: str, *, params: dict[str, str], json: Any = None
@@ -130,21 +136,30 @@ class WeChatClient:
 
     async def access_token(self, *, stale: str | None = None) -> str:
         """The current access token; with ``stale``, replace that token (it was refused)."""
+        if self._memo is not None:
+            token, until = self._memo
+            if token != stale and time.monotonic() < until:
+                return token
+        self._memo = None
         cached = await self._redis.get(self._token_key)
         if cached and cached != stale:
-            return str(cached)
+            return self._remember(str(cached))
         async with self._redis.lock(
             self._lock_key, timeout=TOKEN_LOCK_SECONDS, blocking_timeout=TOKEN_LOCK_SECONDS
         ):
             cached = await self._redis.get(self._token_key)
             if cached and cached != stale:
-                return str(cached)  # another process refreshed it while we waited
+                return self._remember(str(cached))  # another process refreshed it meanwhile
             token, expires_in = await self._fetch_token(force_refresh=False)
             if token == stale:
                 token, expires_in = await self._fetch_token(force_refresh=True)
             ttl = max(60, expires_in - TOKEN_EXPIRY_MARGIN_SECONDS)
             await self._redis.set(self._token_key, token, ex=ttl)
-            return token
+            return self._remember(token)
+
+    def _remember(self, token: str) -> str:
+        self._memo = (token, time.monotonic() + TOKEN_MEMO_SECONDS)
+        return token
 
     async def _fetch_token(self, *, force_refresh: bool) -> tuple[str, int]:
         data = await self._request(
