@@ -2,11 +2,17 @@
 
 The ORM builds every query anew (about 0.3 ms of CPU per query here, against 0.05 ms for the
 statement itself on SQLite), which is most of a request's cost on the paths every request or
-every resident's submission takes. Those few queries are written out here once, with
-PostgreSQL's ``$1`` placeholders; for SQLite they become ``?1`` (numbered parameters, same
-order). Rows come back as dicts; ``instance`` turns a full row into a model instance the way the
-ORM's own reads do, and ``insert`` writes an instance with the ORM's cached INSERT statement and
-value conversions. Everything else keeps using the ORM.
+every resident's submission takes. Those few statements are written out here once, with
+PostgreSQL's ``$1`` placeholders (``?1`` on SQLite: numbered parameters, same order); everything
+else keeps using the ORM.
+
+* ``read``: committed rows, outside any transaction (on SQLite from a read-only second
+  connection, so reads do not queue behind the one writer);
+* ``fetch``: any statement on the ORM's connection or the caller's transaction;
+* ``insert_statement`` / ``row_statement``: INSERTs with the ORM's own value conversions;
+* ``run_script``: several statements in one transaction, as a generator that yields them and is
+  sent their rows; on SQLite the scripts that wait together are written in one trip to the
+  database thread with one commit (group commit, ``_SqliteWriter``).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from collections.abc import Generator, Sequence
 from typing import Any, TypeVar
 
 import aiosqlite
-from tortoise import connections
+from tortoise import connections, timezone
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.models import Model
@@ -169,6 +175,32 @@ def insert_statement(obj: Model, *, ignore_conflicts: bool = False) -> Statement
     return sql, [fields_map[name].to_db_value(getattr(obj, name), obj) for name in names]
 
 
+def row_statement(
+    model: type[Model], values: dict[str, Any], *, ignore_conflicts: bool = False
+) -> Statement:
+    """The INSERT … RETURNING pk of a row given as field values, for a row no one needs as a
+    model instance (an audit row, an outbox row): the model's defaults fill the rest, auto-now
+    fields get this moment; building an instance costs more than the statement itself."""
+    names, sql = _insert_sql(model, ignore_conflicts)
+    fields_map = model._meta.fields_map
+    now = None
+    row = []
+    for name in names:
+        field = fields_map[name]
+        if name in values:
+            value = values[name]
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            value = now = now or timezone.now()
+        elif field.default is not None:
+            value = field.default() if callable(field.default) else field.default
+        elif field.null:
+            value = None
+        else:
+            raise TypeError(f"{model.__name__}.{name} needs a value")
+        row.append(field.to_db_value(value, model))
+    return sql, row
+
+
 def inserted(obj: Model, rows: list[dict]) -> bool:
     """Record the primary key an insert returned on its instance; False when a conflict skipped
     it (``ignore_conflicts``)."""
@@ -177,14 +209,6 @@ def inserted(obj: Model, rows: list[dict]) -> bool:
     obj.pk = next(iter(rows[0].values()))
     obj._saved_in_db = True
     return True
-
-
-async def insert(
-    obj: Model, *, using_db: BaseDBAsyncClient | None = None, ignore_conflicts: bool = False
-) -> bool:
-    """Write a new instance and set its primary key; False when ``ignore_conflicts`` skipped it."""
-    sql, values = insert_statement(obj, ignore_conflicts=ignore_conflicts)
-    return inserted(obj, await fetch(sql, *values, using_db=using_db))
 
 
 # --- scripts: several statements in one transaction -----------------------------------------
@@ -211,8 +235,8 @@ class _SqliteWriter:
     """Group commit for SQLite's one connection. The ORM lets one task at a time use it and
     holds it until that task is run again; under load that is a turn of a busy event loop per
     use, the one connection idle meanwhile. Scripts queue here instead, and every script waiting
-    goes to the database thread in one trip: each in a transaction of its own (one failing
-    rolls back alone), the connection held once for all of them."""
+    goes to the database thread in one trip and one transaction, each script in a savepoint of
+    its own (one failing rolls back alone): the connection held once, one commit for all."""
 
     def __init__(self, db: BaseDBAsyncClient) -> None:
         self.db = db
@@ -271,12 +295,26 @@ def _translated(exc: BaseException) -> BaseException:
 def _run_batch_in_sqlite_thread(
     connection: sqlite3.Connection, scripts: list[Script[Any]]
 ) -> list[tuple[bool, Any]]:
+    """One transaction for the batch, a savepoint per script: a failing script rolls back to its
+    savepoint alone, and the batch's pages go to the WAL once, at the one COMMIT."""
     outcomes: list[tuple[bool, Any]] = []
-    for script in scripts:
-        try:
-            outcomes.append((True, _run_in_sqlite_thread(connection, script)))
-        except Exception as exc:
-            outcomes.append((False, exc))
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for script in scripts:
+            connection.execute("SAVEPOINT script")
+            try:
+                outcomes.append((True, _run_statements(connection, script)))
+            except Exception as exc:
+                connection.execute("ROLLBACK TO script")
+                outcomes.append((False, exc))
+            connection.execute("RELEASE script")
+        connection.execute("COMMIT")
+    except BaseException as exc:  # BEGIN or COMMIT failed (e.g. the disk is full): none stands
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        if not isinstance(exc, Exception):
+            raise
+        return [(False, exc)] * len(scripts)
     return outcomes
 
 
@@ -290,19 +328,12 @@ async def _run_awaiting(script: Script[T], db: BaseDBAsyncClient) -> T:
         rows = await fetch(sql, *values, using_db=db)
 
 
-def _run_in_sqlite_thread(connection: sqlite3.Connection, script: Script[T]) -> T:
-    connection.execute("BEGIN")
-    try:
-        rows: list[dict] | None = None
-        while True:
-            try:
-                sql, values = script.send(rows)  # type: ignore[arg-type]
-            except StopIteration as done:
-                connection.execute("COMMIT")
-                return done.value
-            cursor = connection.execute(_sqlite_sql(sql), values)
-            rows = [dict(row) for row in cursor.fetchall()]
-    except BaseException:
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
-        raise
+def _run_statements(connection: sqlite3.Connection, script: Script[T]) -> T:
+    rows: list[dict] | None = None
+    while True:
+        try:
+            sql, values = script.send(rows)  # type: ignore[arg-type]
+        except StopIteration as done:
+            return done.value
+        cursor = connection.execute(_sqlite_sql(sql), values)
+        rows = [dict(row) for row in cursor.fetchall()]

@@ -30,7 +30,7 @@ from server.needs.photos import check_own_photos
 from server.needs.schemas import NeedSubmitIn
 from server.needs.visibility import Access, NeedView, access_to, own_needs, staff_scope, view_of
 from server.notify.models import Urgency
-from server.notify.service import enqueue, outbox_message
+from server.notify.service import enqueue, outbox_row
 from server.org.models import Community, Grid, Household
 from server.org.service import household_with_grid
 from server.wechat.client import WeChatClient, WeChatError, WeChatUnavailable
@@ -256,7 +256,7 @@ def _duplicates_of(need: Need, rows: list[dict]) -> list[Duplicate]:
         if row["id"] == need.id:
             continue  # itself: skipped here rather than by one more condition in the query
         distance = distance_m(need.lat, need.lng, row["lat"], row["lng"])
-        if distance <= DUPLICATE_RADIUS_M:
+        if distance <= DUPLICATE_RADIUS_M:  # the box's corners are farther: read only these
             found.append(
                 Duplicate(
                     id=row["id"],
@@ -399,29 +399,31 @@ def _new_need_statements(
     need: Need, *, actor_id: int | None, action: str, key_use: KeyUse | None
 ) -> rawsql.Script[list[Duplicate]]:
     rawsql.inserted(need, (yield rawsql.insert_statement(need)))
-    yield rawsql.insert_statement(
-        NeedEvent(
-            need_id=need.id, actor_id=actor_id, action=action, to_status=NeedStatus.SUBMITTED.value
-        )
+    yield rawsql.row_statement(
+        NeedEvent,
+        {
+            "need_id": need.id,
+            "actor_id": actor_id,
+            "action": action,
+            "to_status": NeedStatus.SUBMITTED.value,
+        },
     )
-    yield rawsql.insert_statement(
-        outbox_message(
-            kind="need_submitted",
-            payload={"need_id": need.id, "title": need.title, "grid_id": need.grid_id},
-            community_id=need.community_id,
-            urgency=URGENCY_TO_NOTIFY[need.urgency.value],
-            dedupe_key=f"need:{need.id}:submitted",
-        ),
-        ignore_conflicts=True,  # as enqueue: a repeated dedupe key is kept once
+    yield outbox_row(
+        kind="need_submitted",
+        payload={"need_id": need.id, "title": need.title, "grid_id": need.grid_id},
+        community_id=need.community_id,
+        urgency=URGENCY_TO_NOTIFY[need.urgency.value],
+        dedupe_key=f"need:{need.id}:submitted",
     )
     if key_use is not None:
-        yield rawsql.insert_statement(
-            SubmissionKey(
-                person_id=key_use.person_id,
-                key=key_use.key,
-                body_hash=key_use.body_hash,
-                need_id=need.id,
-            )
+        yield rawsql.row_statement(
+            SubmissionKey,
+            {
+                "person_id": key_use.person_id,
+                "key": key_use.key,
+                "body_hash": key_use.body_hash,
+                "need_id": need.id,
+            },
         )
     duplicates = _duplicates_statement(need)
     return [] if duplicates is None else _duplicates_of(need, (yield duplicates))

@@ -30,7 +30,7 @@ KIND_MAX = 48  # column width of OutboxMessage.kind
 DEDUPE_KEY_MAX = 128  # column width of OutboxMessage.dedupe_key
 
 
-def outbox_message(
+def outbox_row(
     *,
     kind: str,
     payload: dict[str, Any],
@@ -38,22 +38,27 @@ def outbox_message(
     community_id: int | None = None,
     urgency: Urgency = Urgency.NORMAL,
     dedupe_key: str | None = None,
-) -> OutboxMessage:
-    """One checked, unsaved outbox row: ``enqueue`` writes it, or a script of statements (see
-    ``server.core.rawsql``) writes it with ON CONFLICT DO NOTHING, as ``enqueue`` does."""
+) -> rawsql.Statement:
+    """The statement writing one checked outbox row (a repeated dedupe key is kept once: ON
+    CONFLICT DO NOTHING, which does not abort the caller's PostgreSQL transaction): ``enqueue``
+    runs it, or a script of statements (``server.core.rawsql``) yields it."""
     if recipient_id is None and community_id is None:
         raise errors.ValidationFailed("通知必须有接收人或所属社区")
     if not kind or len(kind) > KIND_MAX:
         raise errors.ValidationFailed(f"通知类型长度应为 1-{KIND_MAX} 个字符")
     if dedupe_key is not None and len(dedupe_key) > DEDUPE_KEY_MAX:
         raise errors.ValidationFailed(f"去重键最多 {DEDUPE_KEY_MAX} 个字符")
-    return OutboxMessage(
-        kind=kind,
-        payload=payload,
-        recipient_id=recipient_id,
-        community_id=community_id,
-        urgency=urgency,
-        dedupe_key=dedupe_key,
+    return rawsql.row_statement(
+        OutboxMessage,
+        {
+            "kind": kind,
+            "payload": payload,
+            "recipient_id": recipient_id,
+            "community_id": community_id,
+            "urgency": urgency,
+            "dedupe_key": dedupe_key,
+        },
+        ignore_conflicts=True,
     )
 
 
@@ -68,7 +73,7 @@ async def enqueue(
     using_db: BaseDBAsyncClient | None = None,
 ) -> None:
     """Write one outbox row in the caller's transaction (a repeated dedupe key is kept once)."""
-    message = outbox_message(
+    sql, values = outbox_row(
         kind=kind,
         payload=payload,
         recipient_id=recipient_id,
@@ -76,9 +81,7 @@ async def enqueue(
         urgency=urgency,
         dedupe_key=dedupe_key,
     )
-    # ON CONFLICT DO NOTHING: a duplicate must not abort the caller's PostgreSQL transaction.
-    # Hand-written (rawsql): most state changes enqueue one.
-    await rawsql.insert(message, using_db=using_db, ignore_conflicts=True)
+    await rawsql.fetch(sql, *values, using_db=using_db)
 
 
 async def outbox_depth() -> dict[str, int]:
