@@ -85,7 +85,6 @@ async def read_one(sql: str, *args: Any) -> dict | None:
 # The reader of each SQLite client (ORM connection), opened on first use; ``close_readers``
 # closes them with the ORM (server.core.db.orm_context).
 _READERS: dict[int, tuple[BaseDBAsyncClient, aiosqlite.Connection]] = {}
-_READER_LOCK = asyncio.Lock()
 READER_BUSY_TIMEOUT_MS = 5000
 
 
@@ -96,19 +95,19 @@ async def _reader(db: BaseDBAsyncClient) -> aiosqlite.Connection | None:
     filename = getattr(db, "filename", ":memory:")
     if filename == ":memory:" or "mode=memory" in filename:
         return None  # a second connection would open a different, empty database
-    async with _READER_LOCK:
-        entry = _READERS.get(id(db))
-        if entry is not None and entry[0] is db:
-            return entry[1]
-        pending = aiosqlite.connect(filename, isolation_level=None)
-        # a reader left open (the ORM closed some other way) must not keep the process alive
-        pending._thread.daemon = True
-        reader = await pending
-        reader.row_factory = sqlite3.Row
-        await reader.execute("PRAGMA query_only = 1")
-        await reader.execute(f"PRAGMA busy_timeout = {READER_BUSY_TIMEOUT_MS}")
-        _READERS[id(db)] = (db, reader)
-        return reader
+    pending = aiosqlite.connect(filename, isolation_level=None)
+    # a reader left open (the ORM closed some other way) must not keep the process alive
+    pending._thread.daemon = True
+    reader = await pending
+    reader.row_factory = sqlite3.Row
+    await reader.execute("PRAGMA query_only = 1")
+    await reader.execute(f"PRAGMA busy_timeout = {READER_BUSY_TIMEOUT_MS}")
+    entry = _READERS.get(id(db))
+    if entry is not None and entry[0] is db:  # another task opened one meanwhile: keep that
+        await reader.close()
+        return entry[1]
+    _READERS[id(db)] = (db, reader)
+    return reader
 
 
 async def close_readers() -> None:
@@ -261,8 +260,13 @@ class _SqliteWriter:
                         outcomes = await connection._execute(
                             _run_batch_in_sqlite_thread, connection._conn, [s for s, _ in batch]
                         )
-                except BaseException as exc:  # the connection failed: every script fails
+                except Exception as exc:  # the connection failed: every script fails
                     outcomes = [(False, exc)] * len(batch)
+                except BaseException:  # cancelled (the loop is closing): so are the waiting
+                    for _, done in batch + self.waiting:
+                        done.cancel()
+                    self.waiting = []
+                    raise
                 for (_, done), (ok, value) in zip(batch, outcomes, strict=True):
                     if done.done():
                         continue  # its request was cancelled meanwhile
