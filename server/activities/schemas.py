@@ -73,11 +73,11 @@ class ActivityPatch(Input):
         return self
 
 
-class CancelIn(Input):
+class ActivityCancelIn(Input):
     reason: str = Field(min_length=2, max_length=REASON_MAX)
 
 
-class CheckInIn(Input):
+class ActivityCheckInIn(Input):
     code: str = Field(min_length=1, max_length=16)
 
 

@@ -183,7 +183,7 @@ async def activity_withdraw(
 @routes.post(
     "/api/v1/activities/{activity_id}/check-in",
     params=schemas.ActivityPath,
-    body=schemas.CheckInIn,
+    body=schemas.ActivityCheckInIn,
     response=schemas.ActivityOut,
     summary="签到：输入现场的签到码（开始前 30 分钟至结束后 30 分钟）",
     errors=(
@@ -199,7 +199,7 @@ async def activity_check_in(
     *,
     principal: Principal,
     params: schemas.ActivityPath,
-    body: schemas.CheckInIn,
+    body: schemas.ActivityCheckInIn,
 ) -> schemas.ActivityOut:
     return activity_out(
         await service.check_in(
@@ -265,7 +265,7 @@ async def edit_activity(
 @routes.post(
     "/api/v1/activities/{activity_id}/cancel",
     params=schemas.ActivityPath,
-    body=schemas.CancelIn,
+    body=schemas.ActivityCancelIn,
     response=schemas.ActivityOut,
     summary="书记取消活动（须说明原因），通知已报名和候补的志愿者",
     errors=(errors.NotFound, errors.PermissionDenied, ActivityStateConflict),
@@ -275,7 +275,7 @@ async def cancel_activity(
     *,
     principal: Principal,
     params: schemas.ActivityPath,
-    body: schemas.CancelIn,
+    body: schemas.ActivityCancelIn,
 ) -> schemas.ActivityOut:
     return activity_out(
         await service.cancel(

@@ -32,7 +32,7 @@ class VolunteerOut(BaseModel):
     hours: float
 
 
-class ProjectOut(BaseModel):
+class DigestProjectOut(BaseModel):
     name: str
     percent: int
     note: str
@@ -55,5 +55,5 @@ class DigestOut(Output):
     volunteer_count: int
     top_volunteers: list[VolunteerOut]
     grids: list[GridOut]
-    projects: list[ProjectOut]
+    projects: list[DigestProjectOut]
     markdown: str = Field(description="与企业微信推送相同的 markdown 文本")

@@ -44,7 +44,7 @@ def digest_out(digest: Digest, markdown: str) -> schemas.DigestOut:
             )
             for g in digest.grids
         ],
-        projects=[schemas.ProjectOut(**vars(p)) for p in digest.projects],
+        projects=[schemas.DigestProjectOut(**vars(p)) for p in digest.projects],
         markdown=markdown,
     )
 

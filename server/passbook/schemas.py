@@ -32,7 +32,7 @@ class MyPassbookQuery(Input):
     community_id: int | None = Field(default=None, ge=1, description="默认为本人服务的社区")
 
 
-class LevelOut(Output):
+class StandingOut(Output):
     stars: int = Field(description="0 = 尚未定级")
     title: str
     next_title: str | None
@@ -85,7 +85,7 @@ class PassbookOut(Output):
     pending_hours: Decimal = Field(description="待审核时长")
     approved_hours: Decimal = Field(description="累计审核通过的服务时长（定级依据）")
     points: int
-    level: LevelOut
+    level: StandingOut
     months: list[MonthOut] = Field(description="按月汇总，最近的在前")
     movements: list[MovementOut] = Field(description="最近的收支，最近的在前")
     pending: list[ClaimOut]

@@ -51,7 +51,7 @@ def passbook_out(view: service.PassbookView) -> schemas.PassbookOut:
         pending_hours=view.pending_hours,
         approved_hours=view.approved_hours,
         points=view.points,
-        level=schemas.LevelOut(
+        level=schemas.StandingOut(
             stars=level.level.stars if level.level else 0,
             title=level.level.title if level.level else "志愿者",
             next_title=level.next_level.title if level.next_level else None,

@@ -34,7 +34,7 @@ MAX_BOOKING_HOURS = 72
 ACTIVE_STATUSES = frozenset({S.REQUESTED, S.APPROVED, S.PICKED_UP})
 
 
-class Action(StrEnum):
+class BookingAction(StrEnum):
     APPROVE = "approve"  # 物主同意
     REJECT = "reject"  # 物主不同意
     PICK_UP = "pick_up"  # 物主确认已交给借用人（仅物品）
@@ -47,12 +47,12 @@ class Actor(StrEnum):
     BORROWER = "borrower"
 
 
-ACTION_LABELS: dict[Action, str] = {
-    Action.APPROVE: "同意",
-    Action.REJECT: "拒绝",
-    Action.PICK_UP: "确认取用",
-    Action.RETURN: "确认归还",
-    Action.CANCEL: "取消",
+ACTION_LABELS: dict[BookingAction, str] = {
+    BookingAction.APPROVE: "同意",
+    BookingAction.REJECT: "拒绝",
+    BookingAction.PICK_UP: "确认取用",
+    BookingAction.RETURN: "确认归还",
+    BookingAction.CANCEL: "取消",
 }
 
 
@@ -67,16 +67,16 @@ def _all(*sources: BookingStatus) -> dict[ResourceKind, frozenset[BookingStatus]
     return {kind: frozenset(sources) for kind in ResourceKind}
 
 
-TRANSITIONS: dict[Action, Transition] = {
-    Action.APPROVE: Transition(_all(S.REQUESTED), S.APPROVED, Actor.OWNER),
-    Action.REJECT: Transition(_all(S.REQUESTED), S.REJECTED, Actor.OWNER),
+TRANSITIONS: dict[BookingAction, Transition] = {
+    BookingAction.APPROVE: Transition(_all(S.REQUESTED), S.APPROVED, Actor.OWNER),
+    BookingAction.REJECT: Transition(_all(S.REQUESTED), S.REJECTED, Actor.OWNER),
     # only an item changes hands; a space or a skill is used from approval on
-    Action.PICK_UP: Transition(
+    BookingAction.PICK_UP: Transition(
         {K.ITEM: frozenset({S.APPROVED}), K.SPACE: frozenset(), K.SKILL: frozenset()},
         S.PICKED_UP,
         Actor.OWNER,
     ),
-    Action.RETURN: Transition(
+    BookingAction.RETURN: Transition(
         {
             K.ITEM: frozenset({S.PICKED_UP}),
             K.SPACE: frozenset({S.APPROVED}),
@@ -85,7 +85,7 @@ TRANSITIONS: dict[Action, Transition] = {
         S.RETURNED,
         Actor.OWNER,
     ),
-    Action.CANCEL: Transition(_all(S.REQUESTED, S.APPROVED), S.CANCELLED, Actor.BORROWER),
+    BookingAction.CANCEL: Transition(_all(S.REQUESTED, S.APPROVED), S.CANCELLED, Actor.BORROWER),
 }
 
 
@@ -100,7 +100,7 @@ class BookingStarted(errors.Conflict):
 
 
 def next_status(
-    action: Action,
+    action: BookingAction,
     *,
     kind: ResourceKind,
     current: BookingStatus,
@@ -120,7 +120,7 @@ def next_status(
     if transition.actor not in actors:
         who = "借用人" if transition.actor is Actor.BORROWER else "物主"
         raise errors.PermissionDenied(f"只有{who}可以{label}", details={"action": action.value})
-    if action is Action.CANCEL and now >= start_at:
+    if action is BookingAction.CANCEL and now >= start_at:
         raise BookingStarted(details={"status": current.value, "start_at": start_at.isoformat()})
     return transition.target
 

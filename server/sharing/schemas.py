@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from server.core.schemas import Input, Output
 from server.sharing.models import BookingStatus, ResourceKind, ResourceStatus
-from server.sharing.rules import MAX_BOOKING_HOURS, MAX_LOAN_DAYS, Action
+from server.sharing.rules import MAX_BOOKING_HOURS, MAX_LOAN_DAYS, BookingAction
 
 TITLE_MAX = 40  # a list row and a subscribe message's 'thing' (20) stay readable
 PHOTOS_MAX = 6
@@ -105,8 +105,8 @@ class BookingIn(Input):
     note: str = Field(default="", max_length=NOTE_MAX, description="用途")
 
 
-class TransitionIn(Input):
-    action: Action
+class BookingTransitionIn(Input):
+    action: BookingAction
     note: str = Field(default="", max_length=NOTE_MAX, description="说明（如不同意的原因）")
 
 

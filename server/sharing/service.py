@@ -37,8 +37,8 @@ from server.sharing.rules import (
     ACTIVE_STATUSES,
     DEFAULT_BOOKING_HOURS,
     DEFAULT_LOAN_DAYS,
-    Action,
     Actor,
+    BookingAction,
     check_window,
     next_status,
 )
@@ -468,7 +468,7 @@ async def _apply(
     *,
     booking: Booking,
     resource: SharedResource,
-    action: Action,
+    action: BookingAction,
     actors: frozenset[Actor],
     actor_id: int,
     note: str,
@@ -501,7 +501,7 @@ async def transition(
     *,
     principal: Principal,
     booking_id: int,
-    action: Action,
+    action: BookingAction,
     note: str,
     now: dt.datetime,
     timezone: str,
@@ -530,15 +530,15 @@ async def transition(
         when = local_when(booking.start_at, now=now, tz=tz)
         reason = f"：{note.strip()}" if note.strip() else "。"
         message: tuple[str, int, str] | None = None
-        if action is Action.APPROVE:
+        if action is BookingAction.APPROVE:
             text = f"您预约的“{resource.title}”（{when}起）物主已同意" + (
                 f"，请到{resource.location}取用。" if resource.location else "。"
             )
             message = ("booking_approved", booking.borrower_id, text)
-        elif action is Action.REJECT:
+        elif action is BookingAction.REJECT:
             text = f"您预约的“{resource.title}”（{when}起）物主未同意{reason}"
             message = ("booking_rejected", booking.borrower_id, text)
-        elif action is Action.CANCEL:
+        elif action is BookingAction.CANCEL:
             borrower = (await _names({booking.borrower_id})).get(booking.borrower_id, "")
             text = f"{borrower}取消了“{resource.title}”（{when}起）的预约{reason}"
             message = ("booking_cancelled", resource.owner_id, text)

@@ -261,7 +261,7 @@ async def booking_detail(
 @routes.post(
     "/api/v1/bookings/{booking_id}/transitions",
     params=schemas.BookingPath,
-    body=schemas.TransitionIn,
+    body=schemas.BookingTransitionIn,
     response=schemas.BookingOut,
     summary="同意、拒绝、确认取用、确认归还（物主）或开始前取消（借用人）",
     errors=(
@@ -277,7 +277,7 @@ async def transition_booking(
     *,
     principal: Principal,
     params: schemas.BookingPath,
-    body: schemas.TransitionIn,
+    body: schemas.BookingTransitionIn,
 ) -> schemas.BookingOut:
     view = await service.transition(
         principal=principal,

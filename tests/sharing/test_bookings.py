@@ -14,7 +14,7 @@ from server.core.clock import utcnow
 from server.notify.models import OutboxMessage
 from server.sharing import schemas, service
 from server.sharing.models import Booking, BookingEvent, BookingStatus
-from server.sharing.rules import Action, BookingStarted
+from server.sharing.rules import BookingAction, BookingStarted
 from tests.conftest import ON_POSTGRES
 from tests.sharing.conftest import DAY, HALL, HOUR, World, act, book, error_of, shared, window
 
@@ -240,7 +240,7 @@ async def test_only_the_borrower_cancels_and_only_before_the_start(
         await service.transition(
             principal=principal,
             booking_id=booking,
-            action=Action.CANCEL,
+            action=BookingAction.CANCEL,
             note="",
             now=row.start_at + MINUTE,
             timezone="Asia/Shanghai",

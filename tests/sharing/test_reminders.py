@@ -24,7 +24,7 @@ from server.sharing import schemas, service
 from server.sharing.models import BookingReminder, BookingStatus, ResourceKind
 from server.sharing.reminders import send_due_reminders
 from server.sharing.rules import (
-    Action,
+    BookingAction,
     ReminderKind,
     due_reminder,
     is_overdue,
@@ -131,7 +131,7 @@ async def loan(
         await service.transition(
             principal=await load_principal(person_id=world.ids[owner]),
             booking_id=view.booking.id,
-            action=Action.PICK_UP,
+            action=BookingAction.PICK_UP,
             note="",
             now=start,
             timezone=TZ,
@@ -198,7 +198,7 @@ async def test_returned_untaken_and_cancelled_bookings_get_no_reminder(
     await service.transition(
         principal=await load_principal(person_id=world.ids["resident"]),
         booking_id=returned,
-        action=Action.RETURN,
+        action=BookingAction.RETURN,
         note="",
         now=START + DAY,
         timezone=TZ,
@@ -211,7 +211,7 @@ async def test_returned_untaken_and_cancelled_bookings_get_no_reminder(
     await service.transition(
         principal=await load_principal(person_id=world.ids["neighbour"]),
         booking_id=cancelled,
-        action=Action.CANCEL,
+        action=BookingAction.CANCEL,
         note="",
         now=BASE,
         timezone=TZ,
@@ -368,7 +368,7 @@ async def test_run_job_dry_run_on_the_command_line_prints_and_writes_nothing(
     await service.transition(
         principal=await load_principal(person_id=world.ids["resident"]),
         booking_id=booking.booking.id,
-        action=Action.PICK_UP,
+        action=BookingAction.PICK_UP,
         note="",
         now=now - 2 * DAY,
         timezone=TZ,
