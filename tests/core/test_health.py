@@ -77,6 +77,20 @@ async def test_openapi_document_is_valid_and_matches_validation(client: TestClie
     assert tree["security"] == [{"bearer": []}]
 
 
+async def test_openapi_component_names_carry_no_module_prefix(client: TestClient) -> None:
+    # pydantic falls back to "server__<domain>__schemas__<Class>" when two schema classes share
+    # a name; client generators then emit those names. Every class that reaches the document
+    # must have a name of its own.
+    document = await (await client.get("/api/openapi.json")).json()
+    prefixed = sorted(name for name in document["components"]["schemas"] if "__" in name)
+    collisions: dict[str, list[str]] = {}
+    for name in prefixed:
+        collisions.setdefault(name.rsplit("__", 1)[-1], []).append(name.replace("__", "."))
+    assert not collisions, "schema classes share a name; rename one of each: " + "; ".join(
+        f"{short} in {', '.join(owners)}" for short, owners in sorted(collisions.items())
+    )
+
+
 async def test_docs_page_works_offline(client: TestClient) -> None:
     response = await client.get("/api/docs")
     assert response.status == 200
