@@ -26,7 +26,7 @@ building, never a phone or a door.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from tortoise.expressions import Q
@@ -59,6 +59,9 @@ PUBLIC_STATUSES = frozenset(
         NeedStatus.REOPENED,
     }
 )
+
+
+WITHHELD_TEXT = "（社区受理后公开）"  # a public view's words before staff accepted the need
 
 
 class Access(StrEnum):
@@ -193,8 +196,14 @@ def view_of(need: Need, reporter: Person | None, access: Access) -> NeedView:
 
 def public_view(need: Need, reporter: Person | None) -> NeedView:
     """What anyone may see of a need: 需求公示 and the Open311 feed both show the masked view, so
-    no door, no phone and no photos (``shows_photos``)."""
-    return view_of(need, reporter, Access.MASKED)
+    no door, no phone and no photos (``shows_photos``). Its words (title, description, rating
+    comment) show only in ``PUBLIC_STATUSES``: before staff accept a need nobody has read them
+    (and Open311 text skips WeChat's content check); rejected, merged or cancelled needs keep
+    them private. Open311 still lists such a need, so its reporter can follow the status."""
+    view = view_of(need, reporter, Access.MASKED)
+    if need.status in PUBLIC_STATUSES:
+        return view
+    return replace(view, title=WITHHELD_TEXT, description=WITHHELD_TEXT, rating_comment="")
 
 
 def volunteer_view(need: Need, reporter: Person | None, *, contact_visible: bool) -> NeedView:

@@ -22,6 +22,7 @@ from server.accounts.service import load_principal
 from server.core.clock import utcnow
 from server.needs import service as needs_service
 from server.needs.models import Need, NeedStatus
+from server.needs.visibility import WITHHELD_TEXT
 from server.open311 import service
 from server.open311.models import Open311Submission
 from server.open311.schemas import OPEN311_STATUS
@@ -216,7 +217,8 @@ async def test_post_creates_a_need_readable_in_both_formats_without_personal_dat
     assert shown["address_id"] is None
     assert shown["zipcode"] is None
     assert shown["media_url"] is None
-    assert "138****5678" in shown["description"]
+    # nobody has read it yet (and no content check ran): the words wait for staff to accept it
+    assert shown["description"] == WITHHELD_TEXT
     assert (shown["lat"], shown["long"]) == (LAT, LNG)
     assert shown["requested_datetime"].endswith("+08:00")
     assert dt.datetime.fromisoformat(shown["requested_datetime"]) <= utcnow()
@@ -235,6 +237,13 @@ async def test_post_creates_a_need_readable_in_both_formats_without_personal_dat
     for private in (PHONE, "李娜", "1单元101", "li.na@example.com"):
         assert private not in text
         assert private not in str(shown)
+
+    secretary = await load_principal(person_id=world.secretary.id)
+    await needs_service.accept_need(principal=secretary, need_id=int(need_id), due_at=None, note="")
+    [accepted] = await get_json(client, f"requests/{need_id}.json")
+    assert accepted["status_notes"] == "已受理"
+    assert "138****5678" in accepted["description"]  # accepted: shown, numbers masked
+    assert PHONE not in accepted["description"]
 
 
 async def test_post_with_lat_long_lands_in_the_nearest_building(
@@ -459,8 +468,10 @@ async def test_rejected_and_merged_needs_are_closed_with_their_reason(
     assert dt.datetime.fromisoformat(shown["updated_datetime"]) == need.status_changed_at.replace(
         microsecond=0
     )
+    assert shown["description"] == WITHHELD_TEXT  # a rejected need's words stay private
     [shown] = await get_json(client, f"requests/{merged}.json")
     assert (shown["status"], shown["status_notes"]) == ("closed", f"已合并：已合并到 #{kept}")
+    assert shown["description"] == WITHHELD_TEXT
     root = await get_xml(client, f"requests/{merged}.xml")
     assert root.findtext("request/status") == "closed"
 
