@@ -111,17 +111,12 @@ async def _reader(db: BaseDBAsyncClient) -> aiosqlite.Connection | None:
 
 
 async def close_readers() -> None:
-    """Close every reader opened by ``read`` (when the ORM's connections close)."""
+    """Close every reader opened by ``read`` and forget the SQLite writers (when the ORM's
+    connections close)."""
     _WRITERS.clear()
     while _READERS:
         _, (_, reader) = _READERS.popitem()
         await reader.close()
-
-
-async def fetch_one(sql: str, *args: Any, using_db: BaseDBAsyncClient | None = None) -> dict | None:
-    """The first row of one statement, or None."""
-    rows = await fetch(sql, *args, using_db=using_db)
-    return rows[0] if rows else None
 
 
 def instance(model: type[M], row: dict) -> M:

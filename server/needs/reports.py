@@ -12,9 +12,6 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from tortoise.expressions import Q
-from tortoise.queryset import QuerySet
-
 from server.accounts.models import Person
 from server.accounts.permissions import Principal
 from server.core import errors
@@ -31,7 +28,7 @@ from server.needs.models import (
     NeedStatus,
     NeedUrgency,
 )
-from server.needs.service import NeedFilter, Page, decode_cursor, encode_cursor
+from server.needs.service import NeedFilter, page_of
 from server.needs.visibility import (
     PUBLIC_STATUSES,
     NeedView,
@@ -41,7 +38,6 @@ from server.needs.visibility import (
 )
 from server.org.models import Community, Grid
 
-PAGE_MAX = 100
 EXPORT_BATCH = 500  # needs per query: each batch is converted on the event loop, keep it short
 MONTH_RE = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 # openpyxl and Excel handle years 1900-9999; a needs list before 2000 cannot exist
@@ -136,7 +132,7 @@ async def public_needs(
         query = query.filter(created_at__gte=as_utc(filters.created_from, "created_from"))
     if filters.created_to is not None:
         query = query.filter(created_at__lt=as_utc(filters.created_to, "created_to"))
-    page = await _page(query, cursor=cursor, limit=limit)
+    page = await page_of(query, cursor=cursor, limit=limit)
     reporters = await Person.in_bulk({n.reporter_id for n in page.items}, "id")
     grids = dict(
         await Grid.filter(id__in=list({n.grid_id for n in page.items})).values_list("id", "name")
@@ -152,16 +148,6 @@ async def public_needs(
         ],
         next_cursor=page.next_cursor,
     )
-
-
-async def _page(query: QuerySet[Need], *, cursor: str | None, limit: int) -> Page:
-    if cursor:
-        created, need_id = decode_cursor(cursor)
-        query = query.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=need_id))
-    limit = max(1, min(limit, PAGE_MAX))
-    rows = await query.order_by("-created_at", "-id").limit(limit + 1)
-    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return Page(items=list(rows[:limit]), next_cursor=next_cursor)
 
 
 # --- 群众需求清单 the monthly export -------------------------------------------------------------

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from server.accounts.models import Person, Role, RoleGrant
@@ -807,6 +808,11 @@ async def list_needs(
         query = query.filter(created_at__gte=_stored_zone(filters.created_from))
     if filters.created_to is not None:
         query = query.filter(created_at__lt=_stored_zone(filters.created_to))
+    return await page_of(query, cursor=cursor, limit=limit)
+
+
+async def page_of(query: QuerySet[Need], *, cursor: str | None, limit: int) -> Page:
+    """One page of the query's needs, newest first, after ``cursor`` (stable as needs arrive)."""
     if cursor:
         created, need_id = decode_cursor(cursor)
         query = query.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=need_id))

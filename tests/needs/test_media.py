@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import io
 import struct
-import zlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,25 +25,9 @@ from server.needs.media import (
     read_multipart_photos,
     sniff_image_type,
 )
+from tests.builders import png_bytes
 
 NOV_3 = datetime(2026, 11, 3, 1, 30, tzinfo=UTC)
-
-
-def png_bytes(width: int = 1, height: int = 1) -> bytes:
-    """A real, decodable PNG of white pixels."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
-    pixels = b"".join(b"\x00" + b"\xff\xff\xff" * width for _ in range(height))
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(pixels))
-        + chunk(b"IEND", b"")
-    )
 
 
 # The start of a JFIF file (SOI + APP0) and of a lossy WebP file (RIFF header + VP8 chunk).
