@@ -91,10 +91,10 @@ async def orm_context(settings: Settings) -> AsyncIterator[None]:
 
 
 async def close_orm() -> None:
-    """Close this process's database connections (the ORM's and rawsql's readers)."""
-    from server.core.rawsql import close_readers
+    """Close this process's database connections (the ORM's and rawsql's own)."""
+    from server.core import rawsql
 
-    await close_readers()
+    await rawsql.close()
     await Tortoise.close_connections()
 
 

@@ -6,8 +6,9 @@ every resident's submission takes. Those few statements are written out here onc
 PostgreSQL's ``$1`` placeholders (``?1`` on SQLite: numbered parameters, same order); everything
 else keeps using the ORM.
 
-* ``read``: committed rows, outside any transaction (on SQLite from a read-only second
-  connection, so reads do not queue behind the one writer);
+* ``read``: committed rows of an indexed read, outside any transaction (on SQLite from a
+  read-only second connection on the loop's thread: no queue behind the one writer, no trip to
+  a thread);
 * ``fetch``: any statement on the ORM's connection or the caller's transaction;
 * ``insert_statement`` / ``row_statement``: INSERTs with the ORM's own value conversions;
 * ``run_script``: several statements in one transaction, as a generator that yields them and is
@@ -19,18 +20,22 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import re
 import sqlite3
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, TypeVar
 
-import aiosqlite
 from tortoise import connections, timezone
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from server.core import errors
+from server.core.db import SQLITE_BUSY_TIMEOUT_MS
+
+log = logging.getLogger("dangqun.rawsql")
 PLACEHOLDER = re.compile(r"\$(\d+)")
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
@@ -61,18 +66,14 @@ async def fetch(sql: str, *args: Any, using_db: BaseDBAsyncClient | None = None)
 
 
 async def read(sql: str, *args: Any) -> list[dict]:
-    """The rows of a read outside any transaction: committed data. On SQLite it goes to a
-    second, read-only connection of this process (WAL lets it read while the one writer writes),
-    so reads are not queued behind the writer's lock; inside a transaction it reads there."""
+    """The rows of a read outside any transaction: committed data; inside a transaction it reads
+    there. For reads on an index (a handful of rows): on SQLite they run on the event loop's own
+    thread, from a read-only second connection of this process (``_read_here``)."""
     db = client()
     if is_sqlite(db) and not isinstance(db, TransactionalDBClient):
-        reader = await _reader(db)
+        reader = _reader(db)
         if reader is not None:
-            try:
-                rows = await reader.execute_fetchall(_sqlite_sql(sql), args)
-            except sqlite3.OperationalError as exc:
-                raise OperationalError(exc) from exc
-            return [dict(row) for row in rows]
+            return await _read_here(reader, _sqlite_sql(sql), args)
     return await fetch(sql, *args)
 
 
@@ -82,41 +83,85 @@ async def read_one(sql: str, *args: Any) -> dict | None:
     return rows[0] if rows else None
 
 
-# The reader of each SQLite client (ORM connection), opened on first use; ``close_readers``
-# closes them with the ORM (server.core.db.orm_context).
-_READERS: dict[int, tuple[BaseDBAsyncClient, aiosqlite.Connection]] = {}
-READER_BUSY_TIMEOUT_MS = 5000
+# SQLite: rawsql keeps two connections of its own per ORM client (database file), both used on
+# the event loop's thread. A statement here takes a few microseconds in SQLite; a trip to a
+# database thread and back costs about 90 of CPU, and under load far more in wall time: the
+# thread must win the GIL back from a busy event loop after every statement. With WAL a reader
+# never waits for the writer. Neither connection ever waits inside SQLite (that would block the
+# loop): refused (BUSY: the other connection writing, or the WAL being recovered), a statement
+# is tried again every RETRY_SECONDS, for up to WAIT_SECONDS, while the loop runs on.
+RETRY_SECONDS = 0.002
+WAIT_SECONDS = SQLITE_BUSY_TIMEOUT_MS / 1000
+_SQLITE_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+# (the ORM client, its connection) by id of the client; closed by ``close`` with the ORM
+_READERS: dict[int, tuple[BaseDBAsyncClient, sqlite3.Connection]] = {}
 
 
-async def _reader(db: BaseDBAsyncClient) -> aiosqlite.Connection | None:
+def _is_file(db: BaseDBAsyncClient) -> bool:
+    filename = getattr(db, "filename", ":memory:")
+    # a second connection to an in-memory database would open a different, empty one
+    return not (filename == ":memory:" or "mode=memory" in filename)
+
+
+def _open(db: BaseDBAsyncClient, *pragmas: str) -> sqlite3.Connection:
+    filename = db.filename  # type: ignore[attr-defined]
+    connection = sqlite3.connect(
+        filename,
+        timeout=0,  # never wait inside SQLite: _when_free waits instead
+        isolation_level=None,  # autocommit; the writer says BEGIN itself
+        check_same_thread=False,  # only the loop's thread uses it; ``close`` may run elsewhere
+        uri=filename.startswith("file:"),
+    )
+    connection.row_factory = sqlite3.Row
+    for pragma in pragmas:
+        connection.execute(f"PRAGMA {pragma}")
+    return connection
+
+
+def _reader(db: BaseDBAsyncClient) -> sqlite3.Connection | None:
     entry = _READERS.get(id(db))
     if entry is not None and entry[0] is db:
         return entry[1]
-    filename = getattr(db, "filename", ":memory:")
-    if filename == ":memory:" or "mode=memory" in filename:
-        return None  # a second connection would open a different, empty database
-    pending = aiosqlite.connect(filename, isolation_level=None)
-    # a reader left open (the ORM closed some other way) must not keep the process alive
-    pending._thread.daemon = True
-    reader = await pending
-    reader.row_factory = sqlite3.Row
-    await reader.execute("PRAGMA query_only = 1")
-    await reader.execute(f"PRAGMA busy_timeout = {READER_BUSY_TIMEOUT_MS}")
-    entry = _READERS.get(id(db))
-    if entry is not None and entry[0] is db:  # another task opened one meanwhile: keep that
-        await reader.close()
-        return entry[1]
+    if not _is_file(db):
+        return None
+    reader = _open(db, "query_only = 1")
     _READERS[id(db)] = (db, reader)
     return reader
 
 
-async def close_readers() -> None:
-    """Close every reader opened by ``read`` and forget the SQLite writers (when the ORM's
-    connections close)."""
-    _WRITERS.clear()
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF in _SQLITE_BUSY
+
+
+async def _when_free(attempt: Callable[[], T]) -> T:
+    """``attempt()``, tried again while SQLite answers BUSY (see above), then a 503."""
+    deadline: float | None = None
+    while True:
+        try:
+            return attempt()
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc):
+                raise OperationalError(exc) from exc
+            now = asyncio.get_running_loop().time()
+            deadline = deadline if deadline is not None else now + WAIT_SECONDS
+            if now >= deadline:
+                raise errors.ServiceUnavailable("数据库繁忙，请稍后再试") from exc
+        await asyncio.sleep(RETRY_SECONDS)
+
+
+async def _read_here(reader: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[dict]:
+    return await _when_free(lambda: [dict(row) for row in reader.execute(sql, args).fetchall()])
+
+
+async def close() -> None:
+    """Close rawsql's SQLite connections (when the ORM's close: server.core.db.close_orm)."""
+    while _WRITERS:
+        _, writer = _WRITERS.popitem()
+        await writer.close()
     while _READERS:
         _, (_, reader) = _READERS.popitem()
-        await reader.close()
+        reader.close()
 
 
 def instance(model: type[M], row: dict) -> M:
@@ -219,21 +264,44 @@ async def run_script(script: Script[T], *, using_db: BaseDBAsyncClient | None = 
     db = client(using_db)
     if isinstance(db, TransactionalDBClient):
         return await _run_awaiting(script, db)
-    if is_sqlite(db):
+    if is_sqlite(db) and _is_file(db):
         return await _writer(db).run(script)
     async with in_transaction() as transaction:
         return await _run_awaiting(script, transaction)
 
 
+# Group commit: a commit writes every page the transaction touched to the WAL (a need touches a
+# dozen index pages), so the writer waits this long for more scripts before it begins, at most.
+GROUP_COMMIT_SECONDS = 0.002
+# A batch runs on the loop's thread (about 0.3 ms a need): at most this many scripts at once.
+BATCH_LIMIT = 64
+# SQLite checkpoints (copies the WAL into the database file and syncs both: milliseconds) at the
+# commit that fills the WAL, on the committing thread. The writer's connection does not; after
+# this many commits a checkpoint runs in a worker thread instead, off the event loop (PASSIVE: it
+# waits for neither readers nor the writer).
+CHECKPOINT_EVERY_COMMITS = 100
+
+
 class _SqliteWriter:
-    """Group commit for SQLite's one connection. The ORM lets one task at a time use it and
-    holds it until that task is run again; under load that is a turn of a busy event loop per
-    use, the one connection idle meanwhile. Scripts queue here instead, and every script waiting
-    goes to the database thread in one trip and one transaction, each script in a savepoint of
-    its own (one failing rolls back alone): the connection held once, one commit for all."""
+    """Group commit on a write connection of rawsql's own, on the loop's thread (see above).
+    Every script waiting when it runs goes in one transaction, each script in a savepoint of its
+    own (one failing rolls back alone), with one commit for all. It never holds SQLite's write
+    lock across an await: the ORM's connection (and other processes) wait at most one batch."""
 
     def __init__(self, db: BaseDBAsyncClient) -> None:
         self.db = db
+        pragmas = getattr(db, "pragmas", {})
+        self.connection = _open(
+            db,
+            *(
+                f"{name} = {pragmas[name]}"
+                for name in ("foreign_keys", "synchronous", "journal_size_limit")
+                if name in pragmas
+            ),
+            "wal_autocheckpoint = 0",
+        )
+        self.commits = 0
+        self.checkpoint: asyncio.Future[None] | None = None
         self.waiting: list[tuple[Script[Any], asyncio.Future[Any]]] = []
         self.draining = False
         self.task: asyncio.Task[None] | None = None  # referenced, so it is not collected mid-way
@@ -249,19 +317,21 @@ class _SqliteWriter:
     async def _drain(self) -> None:
         try:
             while self.waiting:
-                batch, self.waiting = self.waiting, []
                 try:
-                    async with self.db.acquire_connection() as connection:
-                        outcomes = await connection._execute(
-                            _run_batch_in_sqlite_thread, connection._conn, [s for s, _ in batch]
-                        )
-                except Exception as exc:  # the connection failed: every script fails
-                    outcomes = [(False, exc)] * len(batch)
+                    await asyncio.sleep(GROUP_COMMIT_SECONDS)  # more scripts join meanwhile
+                    await _when_free(lambda: self.connection.execute("BEGIN IMMEDIATE"))
+                except Exception as exc:  # SQLite stayed locked, or failed: the batch fails
+                    batch = self._take()
+                    outcomes: list[tuple[bool, Any]] = [(False, exc)] * len(batch)
                 except BaseException:  # cancelled (the loop is closing): so are the waiting
-                    for _, done in batch + self.waiting:
+                    for _, done in self.waiting:
                         done.cancel()
                     self.waiting = []
                     raise
+                else:  # nothing awaits from here to the commit: the lock is never held across
+                    batch = self._take()
+                    outcomes = _run_batch(self.connection, [s for s, _ in batch])
+                    self._checkpoint_now_and_then()
                 for (_, done), (ok, value) in zip(batch, outcomes, strict=True):
                     if done.done():
                         continue  # its request was cancelled meanwhile
@@ -271,6 +341,36 @@ class _SqliteWriter:
                         done.set_exception(_translated(value))
         finally:
             self.draining = False
+
+    def _take(self) -> list[tuple[Script[Any], asyncio.Future[Any]]]:
+        batch, self.waiting = self.waiting[:BATCH_LIMIT], self.waiting[BATCH_LIMIT:]
+        return batch
+
+    def _checkpoint_now_and_then(self) -> None:
+        self.commits += 1
+        if self.commits < CHECKPOINT_EVERY_COMMITS:
+            return
+        if self.checkpoint is not None and not self.checkpoint.done():
+            return
+        self.commits = 0
+        self.checkpoint = asyncio.ensure_future(asyncio.to_thread(_checkpoint, self.db))
+
+    async def close(self) -> None:
+        if self.checkpoint is not None:
+            await asyncio.gather(self.checkpoint, return_exceptions=True)
+        self.connection.close()
+
+
+def _checkpoint(db: BaseDBAsyncClient) -> None:
+    """A PASSIVE checkpoint on a connection of its own (in a worker thread)."""
+    try:
+        connection = _open(db)
+        try:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error:  # the next one catches up; the ORM's connection also checkpoints
+        log.warning("SQLite checkpoint failed", exc_info=True)
 
 
 _WRITERS: dict[int, _SqliteWriter] = {}
@@ -291,13 +391,12 @@ def _translated(exc: BaseException) -> BaseException:
     return exc
 
 
-def _run_batch_in_sqlite_thread(
+def _run_batch(
     connection: sqlite3.Connection, scripts: list[Script[Any]]
 ) -> list[tuple[bool, Any]]:
-    """One transaction for the batch, a savepoint per script: a failing script rolls back to its
-    savepoint alone, and the batch's pages go to the WAL once, at the one COMMIT."""
+    """The scripts in the transaction the caller began, a savepoint per script: a failing script
+    rolls back to its savepoint alone, and the batch's pages go to the WAL once, at the COMMIT."""
     outcomes: list[tuple[bool, Any]] = []
-    connection.execute("BEGIN IMMEDIATE")
     try:
         for script in scripts:
             connection.execute("SAVEPOINT script")
@@ -308,7 +407,7 @@ def _run_batch_in_sqlite_thread(
                 outcomes.append((False, exc))
             connection.execute("RELEASE script")
         connection.execute("COMMIT")
-    except BaseException as exc:  # BEGIN or COMMIT failed (e.g. the disk is full): none stands
+    except BaseException as exc:  # COMMIT failed (e.g. the disk is full): none stands
         if connection.in_transaction:
             connection.execute("ROLLBACK")
         if not isinstance(exc, Exception):

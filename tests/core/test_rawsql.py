@@ -4,13 +4,16 @@ each alone; reads outside a transaction see committed rows only and never wait f
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from tortoise.exceptions import IntegrityError
+from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
-from server.core import rawsql
+from server.core import errors, rawsql
 from server.org.models import Street
 from tests.conftest import ON_POSTGRES
 
@@ -39,32 +42,35 @@ async def test_a_script_commits_its_statements_and_returns_what_it_built(
     assert (await rawsql.read_one(STREET_BY_CODE, "s-b")) == {"id": ids[1], "name": "二"}
 
 
-async def test_concurrent_scripts_fail_alone(client: TestClient) -> None:
+@pytest.fixture
+def batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of every batch the SQLite writer runs (nothing on PostgreSQL)."""
+    sizes: list[int] = []
+    real = rawsql._run_batch
+
+    def counting(connection: sqlite3.Connection, scripts: list) -> list:
+        sizes.append(len(scripts))
+        return real(connection, scripts)
+
+    monkeypatch.setattr(rawsql, "_run_batch", counting)
+    return sizes
+
+
+async def test_concurrent_scripts_fail_alone(client: TestClient, batches: list[int]) -> None:
     await Street.create(name="已有", code="taken")
-    batches: list[int] = []
-    original = rawsql._run_batch_in_sqlite_thread
-
-    def counting(connection: object, scripts: list) -> list:
-        batches.append(len(scripts))
-        return original(connection, scripts)  # type: ignore[arg-type]
-
-    rawsql._run_batch_in_sqlite_thread = counting  # type: ignore[assignment]
-    try:
-        outcomes = await asyncio.gather(
-            *(rawsql.run_script(two_streets(f"ok-{n}a", f"ok-{n}b")) for n in range(5)),
-            rawsql.run_script(two_streets("doomed", "taken")),  # second insert breaks `unique`
-            *(rawsql.run_script(two_streets(f"ok-{n}a", f"ok-{n}b")) for n in range(5, 10)),
-            return_exceptions=True,
-        )
-    finally:
-        rawsql._run_batch_in_sqlite_thread = original  # type: ignore[assignment]
+    outcomes = await asyncio.gather(
+        *(rawsql.run_script(two_streets(f"ok-{n}a", f"ok-{n}b")) for n in range(5)),
+        rawsql.run_script(two_streets("doomed", "taken")),  # second insert breaks `unique`
+        *(rawsql.run_script(two_streets(f"ok-{n}a", f"ok-{n}b")) for n in range(5, 10)),
+        return_exceptions=True,
+    )
 
     assert isinstance(outcomes[5], IntegrityError)
     assert all(isinstance(o, list) for n, o in enumerate(outcomes) if n != 5)
     # the failed script's first street was rolled back with it; every other script committed
     assert await codes() == {"taken"} | {f"ok-{n}{x}" for n in range(10) for x in "ab"}
     if not ON_POSTGRES:
-        # SQLite's one connection: the scripts that queued together went in one trip
+        # SQLite's one writer: the scripts that queued together went in one transaction
         assert sum(batches) == 11 and len(batches) < 11
 
 
@@ -96,3 +102,111 @@ async def test_reads_see_committed_rows_without_waiting_for_a_writer(client: Tes
     release.set()
     await task
     assert await rawsql.read_one(STREET_BY_CODE, "pending") is not None
+
+
+class _RefusedAtFirst:
+    """A reader that SQLite refuses (BUSY, as while the WAL is recovered) ``refusals`` times."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.tries = 0
+        self.real = sqlite3.connect(":memory:")
+        self.real.row_factory = sqlite3.Row
+
+    def execute(self, sql: str, args: Any) -> sqlite3.Cursor:
+        self.tries += 1
+        if self.tries <= self.refusals:
+            refused = sqlite3.OperationalError("database is locked")
+            refused.sqlite_errorcode = sqlite3.SQLITE_BUSY  # type: ignore[attr-defined]
+            raise refused
+        return self.real.execute(sql, args)
+
+
+async def test_a_refused_sqlite_read_is_tried_again_without_blocking_the_loop() -> None:
+    reader = _RefusedAtFirst(refusals=3)
+    ticks = 0
+
+    async def ticker() -> None:  # runs between the tries: the loop is never held
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    rows = await rawsql._read_here(reader, "SELECT ?1 AS one", (1,))  # type: ignore[arg-type]
+    task.cancel()
+    assert rows == [{"one": 1}]
+    assert reader.tries == 4
+    assert ticks >= 3
+
+
+async def test_a_sqlite_read_refused_too_long_fails_clearly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(rawsql, "WAIT_SECONDS", 0.02)
+    reader = _RefusedAtFirst(refusals=10_000)
+    with pytest.raises(errors.ServiceUnavailable):
+        await rawsql._read_here(reader, "SELECT 1", ())  # type: ignore[arg-type]
+    assert 2 <= reader.tries < 10_000
+
+
+async def test_a_broken_sqlite_read_fails_at_once() -> None:
+    reader = _RefusedAtFirst(refusals=0)
+    with pytest.raises(OperationalError):
+        await rawsql._read_here(reader, "SELECT nothing FROM nowhere", ())  # type: ignore[arg-type]
+    assert reader.tries == 1
+
+
+async def test_a_script_waits_for_an_orm_write_transaction_without_blocking(
+    client: TestClient,
+) -> None:
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def orm_writer() -> None:
+        async with in_transaction():
+            await Street.create(name="先写", code="orm-holds")
+            holding.set()
+            await release.wait()
+
+    holder = asyncio.create_task(orm_writer())
+    await holding.wait()
+    script = asyncio.create_task(rawsql.run_script(two_streets("after-a", "after-b")))
+    await asyncio.sleep(0.05)  # the loop runs meanwhile: this test's own task gets here
+    if not ON_POSTGRES:  # SQLite has one writer at a time: the script waits for the ORM's lock
+        assert not script.done()
+    release.set()
+    await holder
+    assert len(await asyncio.wait_for(script, timeout=5)) == 2
+    assert await codes() == {"orm-holds", "after-a", "after-b"}
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's WAL checkpoints")
+async def test_the_writer_checkpoints_in_a_worker_thread(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rawsql, "CHECKPOINT_EVERY_COMMITS", 2)
+    threads: list[str] = []
+    real = rawsql._checkpoint
+
+    def recording(db: object) -> None:
+        threads.append(threading.current_thread().name)
+        real(db)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rawsql, "_checkpoint", recording)
+    for n in range(4):  # one at a time: four commits
+        await rawsql.run_script(two_streets(f"c{n}a", f"c{n}b"))
+    writer = rawsql._writer(rawsql.client())
+    assert writer.checkpoint is not None
+    await writer.checkpoint
+    assert threads and threading.main_thread().name not in threads
+    assert len(await codes()) == 8
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's group commit")
+async def test_a_batch_holds_at_most_the_limit(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, batches: list[int]
+) -> None:
+    monkeypatch.setattr(rawsql, "BATCH_LIMIT", 3)
+    await asyncio.gather(*(rawsql.run_script(two_streets(f"b{n}a", f"b{n}b")) for n in range(10)))
+    assert sum(batches) == 10 and max(batches) == 3
+    assert len(await codes()) == 20
