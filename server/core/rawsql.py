@@ -6,14 +6,15 @@ every resident's submission takes. Those few statements are written out here onc
 PostgreSQL's ``$1`` placeholders (``?1`` on SQLite: numbered parameters, same order); everything
 else keeps using the ORM.
 
-* ``read``: committed rows of an indexed read, outside any transaction (on SQLite from a
-  read-only second connection on the loop's thread: no queue behind the one writer, no trip to
-  a thread);
+* ``read``: committed rows of an indexed read, outside any transaction;
 * ``fetch``: any statement on the ORM's connection or the caller's transaction;
 * ``insert_statement`` / ``row_statement``: INSERTs with the ORM's own value conversions;
 * ``run_script``: several statements in one transaction, as a generator that yields them and is
-  sent their rows; on SQLite the scripts that wait together are written in one trip to the
-  database thread with one commit (group commit, ``_SqliteWriter``).
+  sent their rows.
+
+On SQLite, ``read`` and ``run_script`` use a connection of rawsql's own on the event loop's
+thread, and the scripts that wait together are written in one transaction with one commit
+(group commit, ``_SqliteConnection``).
 """
 
 from __future__ import annotations
@@ -68,12 +69,10 @@ async def fetch(sql: str, *args: Any, using_db: BaseDBAsyncClient | None = None)
 async def read(sql: str, *args: Any) -> list[dict]:
     """The rows of a read outside any transaction: committed data; inside a transaction it reads
     there. For reads on an index (a handful of rows): on SQLite they run on the event loop's own
-    thread, from a read-only second connection of this process (``_read_here``)."""
+    thread, on rawsql's own connection (``_SqliteConnection``)."""
     db = client()
-    if is_sqlite(db) and not isinstance(db, TransactionalDBClient):
-        reader = _reader(db)
-        if reader is not None:
-            return await _read_here(reader, _sqlite_sql(sql), args)
+    if is_sqlite(db) and not isinstance(db, TransactionalDBClient) and _is_file(db):
+        return await _sqlite(db).read(_sqlite_sql(sql), args)
     return await fetch(sql, *args)
 
 
@@ -83,19 +82,17 @@ async def read_one(sql: str, *args: Any) -> dict | None:
     return rows[0] if rows else None
 
 
-# SQLite: rawsql keeps two connections of its own per ORM client (database file), both used on
-# the event loop's thread. A statement here takes a few microseconds in SQLite; a trip to a
-# database thread and back costs about 90 of CPU, and under load far more in wall time: the
-# thread must win the GIL back from a busy event loop after every statement. With WAL a reader
-# never waits for the writer. Neither connection ever waits inside SQLite (that would block the
-# loop): refused (BUSY: the other connection writing, or the WAL being recovered), a statement
-# is tried again every RETRY_SECONDS, for up to WAIT_SECONDS, while the loop runs on.
+# SQLite: rawsql keeps a connection of its own per ORM client (database file), for its reads and
+# its scripts, used on the event loop's thread only (``_SqliteConnection``). A statement here
+# takes a few microseconds in SQLite; a trip to a database thread and back costs about 90 of CPU,
+# and under load far more in wall time: the thread must win the GIL back from a busy event loop
+# after every statement. The connection never waits inside SQLite (that would block the loop):
+# refused (BUSY: the ORM's connection or another process is writing, or the WAL is being
+# recovered), a statement is tried again every RETRY_SECONDS, for up to WAIT_SECONDS, while the
+# loop runs on; then the request gets a 503.
 RETRY_SECONDS = 0.002
 WAIT_SECONDS = SQLITE_BUSY_TIMEOUT_MS / 1000
 _SQLITE_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-
-# (the ORM client, its connection) by id of the client; closed by ``close`` with the ORM
-_READERS: dict[int, tuple[BaseDBAsyncClient, sqlite3.Connection]] = {}
 
 
 def _is_file(db: BaseDBAsyncClient) -> bool:
@@ -109,25 +106,14 @@ def _open(db: BaseDBAsyncClient, *pragmas: str) -> sqlite3.Connection:
     connection = sqlite3.connect(
         filename,
         timeout=0,  # never wait inside SQLite: _when_free waits instead
-        isolation_level=None,  # autocommit; the writer says BEGIN itself
-        check_same_thread=False,  # only the loop's thread uses it; ``close`` may run elsewhere
+        isolation_level=None,  # autocommit; a batch says BEGIN itself
+        check_same_thread=False,  # one thread at a time uses it; ``close`` may run elsewhere
         uri=filename.startswith("file:"),
     )
     connection.row_factory = sqlite3.Row
     for pragma in pragmas:
         connection.execute(f"PRAGMA {pragma}")
     return connection
-
-
-def _reader(db: BaseDBAsyncClient) -> sqlite3.Connection | None:
-    entry = _READERS.get(id(db))
-    if entry is not None and entry[0] is db:
-        return entry[1]
-    if not _is_file(db):
-        return None
-    reader = _open(db, "query_only = 1")
-    _READERS[id(db)] = (db, reader)
-    return reader
 
 
 def _busy(exc: sqlite3.OperationalError) -> bool:
@@ -150,18 +136,15 @@ async def _when_free(attempt: Callable[[], T]) -> T:
         await asyncio.sleep(RETRY_SECONDS)
 
 
-async def _read_here(reader: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[dict]:
-    return await _when_free(lambda: [dict(row) for row in reader.execute(sql, args).fetchall()])
+async def _read_here(connection: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[dict]:
+    return await _when_free(lambda: [dict(row) for row in connection.execute(sql, args).fetchall()])
 
 
 async def close() -> None:
     """Close rawsql's SQLite connections (when the ORM's close: server.core.db.close_orm)."""
-    while _WRITERS:
-        _, writer = _WRITERS.popitem()
-        await writer.close()
-    while _READERS:
-        _, (_, reader) = _READERS.popitem()
-        reader.close()
+    while _SQLITE:
+        _, sqlite = _SQLITE.popitem()
+        await sqlite.close()
 
 
 def instance(model: type[M], row: dict) -> M:
@@ -259,43 +242,48 @@ def inserted(obj: Model, rows: list[dict]) -> bool:
 
 async def run_script(script: Script[T], *, using_db: BaseDBAsyncClient | None = None) -> T:
     """Run a script in one transaction: the caller's (``using_db``, or the ORM transaction this
-    task is in), else its own. On SQLite, scripts in their own transactions go to the writer
-    (``_SqliteWriter``)."""
+    task is in), else its own. On SQLite, scripts in their own transactions are group-committed
+    (``_SqliteConnection``)."""
     db = client(using_db)
     if isinstance(db, TransactionalDBClient):
         return await _run_awaiting(script, db)
     if is_sqlite(db) and _is_file(db):
-        return await _writer(db).run(script)
+        return await _sqlite(db).run(script)
     async with in_transaction() as transaction:
         return await _run_awaiting(script, transaction)
 
 
 # Group commit: a commit writes every page the transaction touched to the WAL (a need touches a
-# dozen index pages), so the writer waits this long for more scripts before it begins, at most.
+# dozen index pages), so a batch waits this long for more scripts before it begins.
 GROUP_COMMIT_SECONDS = 0.002
 # A batch runs on the loop's thread (about 0.3 ms a need): at most this many scripts at once.
 BATCH_LIMIT = 64
 # SQLite checkpoints (copies the WAL into the database file and syncs both: milliseconds) at the
-# commit that fills the WAL, on the committing thread. The writer's connection does not; after
+# commit that fills the WAL, on the committing thread. rawsql's connection does not: after
 # this many commits a checkpoint runs in a worker thread instead, off the event loop (PASSIVE: it
 # waits for neither readers nor the writer).
 CHECKPOINT_EVERY_COMMITS = 100
 
 
-class _SqliteWriter:
-    """Group commit on a write connection of rawsql's own, on the loop's thread (see above).
-    Every script waiting when it runs goes in one transaction, each script in a savepoint of its
-    own (one failing rolls back alone), with one commit for all. It never holds SQLite's write
-    lock across an await: the ORM's connection (and other processes) wait at most one batch."""
+class _SqliteConnection:
+    """rawsql's own SQLite connection, on the loop's thread (see above). Reads run at once, and
+    see committed rows: nothing awaits inside a transaction here, so between batches there is
+    none open. Scripts are group-committed: every script waiting goes in one transaction, each
+    in a savepoint of its own (one failing rolls back alone), with one commit for all, taken
+    turn about with the ORM's own statements and transactions (its lock). SQLite's write lock
+    is never held across an await: the ORM (and other processes) wait at most one batch. Its
+    page cache stays warm: it wrote most of what it reads."""
 
     def __init__(self, db: BaseDBAsyncClient) -> None:
         self.db = db
         pragmas = getattr(db, "pragmas", {})
         self.connection = _open(
             db,
+            # the ORM's, but for journal_size_limit: with it, the commit that starts the WAL
+            # over after a checkpoint truncates the file, seen taking 100 ms here
             *(
                 f"{name} = {pragmas[name]}"
-                for name in ("foreign_keys", "synchronous", "journal_size_limit")
+                for name in ("foreign_keys", "synchronous")
                 if name in pragmas
             ),
             "wal_autocheckpoint = 0",
@@ -305,6 +293,9 @@ class _SqliteWriter:
         self.waiting: list[tuple[Script[Any], asyncio.Future[Any]]] = []
         self.draining = False
         self.task: asyncio.Task[None] | None = None  # referenced, so it is not collected mid-way
+
+    async def read(self, sql: str, args: Sequence[Any]) -> list[dict]:
+        return await _read_here(self.connection, sql, args)
 
     async def run(self, script: Script[T]) -> T:
         done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
@@ -319,18 +310,22 @@ class _SqliteWriter:
             while self.waiting:
                 try:
                     await asyncio.sleep(GROUP_COMMIT_SECONDS)  # more scripts join meanwhile
-                    await _when_free(lambda: self.connection.execute("BEGIN IMMEDIATE"))
+                    # the ORM's lock: no ORM statement or transaction of this process runs
+                    # meanwhile (an open transaction that had read would find our commit a
+                    # conflict when it writes: SQLite's BUSY_SNAPSHOT, no waiting helps)
+                    async with self.db.acquire_connection():
+                        await _when_free(lambda: self.connection.execute("BEGIN IMMEDIATE"))
+                        batch = self._take()  # nothing awaits from here to the commit
+                        outcomes = _run_batch(self.connection, [s for s, _ in batch])
                 except Exception as exc:  # SQLite stayed locked, or failed: the batch fails
                     batch = self._take()
-                    outcomes: list[tuple[bool, Any]] = [(False, exc)] * len(batch)
+                    outcomes = [(False, exc)] * len(batch)
                 except BaseException:  # cancelled (the loop is closing): so are the waiting
                     for _, done in self.waiting:
                         done.cancel()
                     self.waiting = []
                     raise
-                else:  # nothing awaits from here to the commit: the lock is never held across
-                    batch = self._take()
-                    outcomes = _run_batch(self.connection, [s for s, _ in batch])
+                else:
                     self._checkpoint_now_and_then()
                 for (_, done), (ok, value) in zip(batch, outcomes, strict=True):
                     if done.done():
@@ -373,14 +368,15 @@ def _checkpoint(db: BaseDBAsyncClient) -> None:
         log.warning("SQLite checkpoint failed", exc_info=True)
 
 
-_WRITERS: dict[int, _SqliteWriter] = {}
+# by id of the ORM client, opened on first use; closed by ``close`` with the ORM
+_SQLITE: dict[int, _SqliteConnection] = {}
 
 
-def _writer(db: BaseDBAsyncClient) -> _SqliteWriter:
-    writer = _WRITERS.get(id(db))
-    if writer is None or writer.db is not db:
-        writer = _WRITERS[id(db)] = _SqliteWriter(db)
-    return writer
+def _sqlite(db: BaseDBAsyncClient) -> _SqliteConnection:
+    sqlite = _SQLITE.get(id(db))
+    if sqlite is None or sqlite.db is not db:
+        sqlite = _SQLITE[id(db)] = _SqliteConnection(db)
+    return sqlite
 
 
 def _translated(exc: BaseException) -> BaseException:

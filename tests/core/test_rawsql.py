@@ -195,7 +195,7 @@ async def test_the_writer_checkpoints_in_a_worker_thread(
     monkeypatch.setattr(rawsql, "_checkpoint", recording)
     for n in range(4):  # one at a time: four commits
         await rawsql.run_script(two_streets(f"c{n}a", f"c{n}b"))
-    writer = rawsql._writer(rawsql.client())
+    writer = rawsql._sqlite(rawsql.client())
     assert writer.checkpoint is not None
     await writer.checkpoint
     assert threads and threading.main_thread().name not in threads
@@ -210,3 +210,29 @@ async def test_a_batch_holds_at_most_the_limit(
     await asyncio.gather(*(rawsql.run_script(two_streets(f"b{n}a", f"b{n}b")) for n in range(10)))
     assert sum(batches) == 10 and max(batches) == 3
     assert len(await codes()) == 20
+
+
+async def test_an_orm_transaction_that_read_can_still_write_after_a_script(
+    client: TestClient,
+) -> None:
+    """SQLite refuses a write to a transaction whose snapshot a later commit made stale; the
+    scripts take turns with the ORM's transactions, so that never happens in this process."""
+    street = await Street.create(name="旧名", code="renamed")
+    has_read, release = asyncio.Event(), asyncio.Event()
+
+    async def orm_read_then_write() -> None:
+        async with in_transaction():
+            await Street.get(id=street.id)  # its snapshot starts here
+            has_read.set()
+            await release.wait()
+            await Street.filter(id=street.id).update(name="新名")
+
+    holder = asyncio.create_task(orm_read_then_write())
+    await has_read.wait()
+    script = asyncio.create_task(rawsql.run_script(two_streets("mid-a", "mid-b")))
+    await asyncio.sleep(0.05)
+    release.set()
+    await holder
+    await asyncio.wait_for(script, timeout=5)
+    assert (await Street.get(id=street.id)).name == "新名"
+    assert {"mid-a", "mid-b"} <= await codes()
