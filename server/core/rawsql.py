@@ -87,7 +87,7 @@ async def read_one(sql: str, *args: Any) -> dict | None:
 # takes a few microseconds in SQLite; a trip to a database thread and back costs about 90 of CPU,
 # and under load far more in wall time: the thread must win the GIL back from a busy event loop
 # after every statement. The connection never waits inside SQLite (that would block the loop):
-# refused (BUSY: the ORM's connection or another process is writing, or the WAL is being
+# refused (BUSY: another process is writing, a ``dangqun`` command say, or the WAL is being
 # recovered), a statement is tried again every RETRY_SECONDS, for up to WAIT_SECONDS, while the
 # loop runs on; then the request gets a 503.
 RETRY_SECONDS = 0.002
