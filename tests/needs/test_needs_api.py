@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from dataclasses import dataclass
 
+import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
 from server.accounts.models import Person, Role
 from server.accounts.service import load_principal
+from server.core import rawsql
 from server.core.appkeys import SETTINGS
 from server.needs import service
 from server.needs.lifecycle import Action
 from server.needs.models import Need, NeedEvent, NeedStatus
 from server.notify.models import OutboxMessage
 from tests.builders import Town, add_person, auth, build_town, login
+from tests.conftest import ON_POSTGRES
 
 
 @dataclass
@@ -157,6 +161,32 @@ async def test_flagged_text_is_refused_and_nothing_is_stored(
     assert (await response.json())["error"]["code"] == "content_rejected"
     assert await Need.all().count() == 0
     assert await NeedEvent.all().count() == 0
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's single writer")
+async def test_a_database_kept_locked_answers_503_and_the_retry_succeeds(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rawsql, "WAIT_SECONDS", 0.2)
+    # another process (a ``dangqun`` command, say) holds SQLite's write lock
+    blocker = sqlite3.connect(rawsql.client().filename, isolation_level=None)  # type: ignore[attr-defined]
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        response = await client.post(
+            "/api/v1/needs", json=NEED, headers={**auth(world.resident), "Idempotency-Key": "k1"}
+        )
+        assert response.status == 503
+        error = (await response.json())["error"]
+        assert error["code"] == "service_unavailable"
+        assert error["message"] == "数据库繁忙，请稍后再试"
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert await Need.all().count() == 0
+    assert await OutboxMessage.all().count() == 0
+    retried = await submit(client, world.resident, **{"Idempotency-Key": "k1"})
+    assert await Need.all().count() == 1
+    assert await NeedEvent.filter(need_id=retried["need"]["id"]).count() == 1
 
 
 async def test_nearby_open_need_of_the_same_category_is_offered(
