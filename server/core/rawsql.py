@@ -237,7 +237,8 @@ def inserted(obj: Model, rows: list[dict]) -> bool:
 #
 # A script is a generator: it yields (sql, values) and is sent each statement's rows back, so a
 # later statement can use what an earlier one returned (the new need's id). It must do nothing
-# but build statements: on SQLite it runs whole in the database thread.
+# but build statements: on SQLite it runs whole inside a batch's transaction, on the loop's
+# thread, where nothing may be awaited.
 
 
 async def run_script(script: Script[T], *, using_db: BaseDBAsyncClient | None = None) -> T:

@@ -388,7 +388,7 @@ async def create_need(
         **fields,
     )
     need.sla_due_at = sla_due(need, NeedStatus.SUBMITTED, now)
-    # hand-written statements (rawsql): on SQLite, one trip to the database thread
+    # hand-written statements (rawsql): on SQLite, committed with the other submits waiting
     duplicates = await rawsql.run_script(
         _new_need_statements(need, actor_id=actor_id, action=action, key_use=key_use),
         using_db=connection,

@@ -19,7 +19,6 @@ from pydantic import BaseModel
 
 from server.needs.masking import mask_text
 from server.needs.models import CATEGORY_LABELS, Need
-from server.needs.photo_links import PhotoLinks
 from server.needs.visibility import public_view
 from server.open311.errors import Open311Error
 from server.open311.schemas import (
@@ -116,10 +115,10 @@ def _coordinate(value: float | None) -> float | None:
     return None if value is None else round(value, COORDINATE_DECIMALS)
 
 
-def request_out(need: Need, *, agency: str, tz: dt.tzinfo, links: PhotoLinks) -> ServiceRequestOut:
+def request_out(need: Need, *, agency: str, tz: dt.tzinfo) -> ServiceRequestOut:
     """A need as anyone may see it (``visibility.public_view``, as 需求公示): no reporter, the
-    address cut to the building, numbers masked, and ``media_url`` a signed link to the first
-    photo that view shows, which is none: photos may show the inside of a home.
+    address cut to the building, numbers masked, and no ``media_url``: that view shows no photos
+    (``visibility.shows_photos``), which may show the inside of a home.
 
     ``updated_datetime`` of a closed request is when it was closed, as GeoReport asks.
     """
@@ -149,5 +148,5 @@ def request_out(need: Need, *, agency: str, tz: dt.tzinfo, links: PhotoLinks) ->
         zipcode=None,
         lat=_coordinate(need.lat),
         long=_coordinate(need.lng),
-        media_url=links.url(view.photos[0]) if view.photos else None,
+        media_url=None,
     )

@@ -20,7 +20,6 @@ from server.core.clock import utcnow
 from server.core.config import Mode
 from server.core.middleware import REQUEST_ID
 from server.needs.models import Category
-from server.needs.photos import photo_links
 from server.open311 import schemas, service
 from server.open311.errors import (
     BadRequest,
@@ -133,8 +132,7 @@ async def list_requests(request: web.Request) -> web.Response:
     tz = _tz(request)
     query = schemas.parse_request_query(request.query, now=utcnow(), tz=tz)
     needs = await service.list_requests(street=street, query=query)
-    links = photo_links(request.config_dict[SETTINGS])
-    out = [request_out(need, agency=need.community.name, tz=tz, links=links) for need in needs]
+    out = [request_out(need, agency=need.community.name, tz=tz) for need in needs]
     return respond(out, fmt=_format(request), root="service_requests")
 
 
@@ -144,8 +142,7 @@ async def get_request(request: web.Request) -> web.Response:
     need = await service.get_request(
         street=street, need_id=request.match_info["service_request_id"]
     )
-    links = photo_links(request.config_dict[SETTINGS])
-    out = [request_out(need, agency=need.community.name, tz=_tz(request), links=links)]
+    out = [request_out(need, agency=need.community.name, tz=_tz(request))]
     return respond(out, fmt=_format(request), root="service_requests")
 
 
